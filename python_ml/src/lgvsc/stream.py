@@ -5,8 +5,8 @@ A stream is a header (:class:`VideoInfo` + how it was made) and, per
 variable-length segment, its two boundary keyframes (by frame index), a
 caption and a motion score. Keyframes are stored once and shared by the two
 segments they bound. The JSON form (:meth:`SemanticStream.to_json`) is for
-people (``lgvsc inspect``); the compact binary form for the air lives in
-:mod:`lgvsc.packets` (see docs/PROTOCOL.md).
+people (``lgvsc inspect``); the compact binary form lives in
+:mod:`lgvsc.wire` and its PDUs in :mod:`lgvsc.packets` (see docs/PROTOCOL.md).
 """
 
 from __future__ import annotations
