@@ -14,8 +14,15 @@ _text = st.text(max_size=40)
 _finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 _side = st.dictionaries(
     st.text(max_size=8),
-    st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), _finite, st.text(max_size=8),
-              st.binary(max_size=8), st.lists(st.integers(0, 9), max_size=4)),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**63), 2**64 - 1),
+        _finite,
+        st.text(max_size=8),
+        st.binary(max_size=8),
+        st.lists(st.integers(0, 9), max_size=4),
+    ),
     max_size=3,
 )
 
@@ -25,7 +32,11 @@ def streams(draw, max_keyframes: int = 6, max_kf_bytes: int = 300) -> SemanticSt
     """Valid streams: increasing keyframes, contiguous segments between consecutive keyframes."""
     num_frames = draw(st.integers(2, 500))
     n_kf = draw(st.integers(2, min(max_keyframes, num_frames)))
-    inner = draw(st.lists(st.integers(1, num_frames - 2), unique=True, max_size=n_kf - 2)) if num_frames > 2 else []
+    inner = (
+        draw(st.lists(st.integers(1, num_frames - 2), unique=True, max_size=n_kf - 2))
+        if num_frames > 2
+        else []
+    )
     idx = sorted({0, num_frames - 1, *inner})
     kfs = [
         Keyframe(
@@ -74,7 +85,9 @@ def example_stream(kf_bytes: int = 2000, stream_id: int = 7) -> SemanticStream:
     kfs = [Keyframe(i, "webp", bytes((i + j) % 256 for j in range(kf_bytes)), 576, 320) for i in idx]
     caps = ["a red car drives along a coastal road", "the car stops at a junction", "a cyclist passes"]
     segs = [
-        Segment(j, a, b, caps[j], motion_score=1.5 + j, motion_magnitude=0.8 * j, side_info={"focus": "general"})
+        Segment(
+            j, a, b, caps[j], motion_score=1.5 + j, motion_magnitude=0.8 * j, side_info={"focus": "general"}
+        )
         for j, (a, b) in enumerate(zip(idx, idx[1:], strict=False))
     ]
     return SemanticStream(VideoInfo(576, 320, 24, 1, 240, "car.mp4"), kfs, segs, stream_id=stream_id)

@@ -311,7 +311,9 @@ def decode_header(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> StreamHeader
         raise PacketError("header.keyframe_indices: not strictly increasing")
     num_segments = _int(a[13], "header.num_segments", 0, MAX_SEGMENTS)
     if num_segments > max(len(indices) - 1, 0):
-        raise PacketError(f"header.num_segments: {num_segments} segments need more than {len(indices)} keyframes")
+        raise PacketError(
+            f"header.num_segments: {num_segments} segments need more than {len(indices)} keyframes"
+        )
     return StreamHeader(
         stream_id=_int(a[1], "header.stream_id", 0, _U32),
         video=video,
