@@ -1,0 +1,238 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""DSA segment generation with a diffusers first/last-frame video pipeline.
+
+The paper's DSA decoder rebuilds each segment at its true length from its two
+boundary keyframes, prompted with the caption, the aesthetic phrase and the
+motion score. Here the pipeline is Wan 2.1 FLF2V (``WanImageToVideoPipeline``
+called with ``image=`` first keyframe and ``last_image=`` last keyframe, e.g.
+``Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers``), loaded with
+``DiffusionPipeline.from_pretrained``.
+
+Per segment of ``F`` frames at ``H x W``:
+
+1. Frame count: the pipeline needs ``F' = k * t + 1`` frames (``t`` = the VAE's
+   temporal factor, 4 for Wan) with ``F' > 1``. ``F'`` is the smallest such
+   count ``>= F``, so the generated motion is only ever thinned, never
+   stretched; it is capped at ``max_frames`` (Wan 2.1 is trained on 81).
+2. Size: height and width must be multiples of the VAE's spatial factor times
+   the patch size (16 for Wan). The keyframes are resized to the working size
+   (``size=`` option, default the source size rounded to the nearest multiple),
+   and the output is resized back to ``H x W``.
+3. Prompt: ``"<caption>, aesthetic score 6.5, motion score <x>"`` (the paper's).
+4. The ``F'`` generated frames are resampled to exactly ``F`` by linear
+   interpolation in time (first and last frames kept as generated).
+
+Previous-segment tail: Wan 2.1 FLF2V conditions on exactly two images, so it
+cannot take the tail of the previous segment as extra context. With
+``use_prev_tail=True`` the last frame the viewer saw (the previous segment's
+generated tail) replaces the decoded first keyframe as the start image, so
+consecutive segments join without a jump; by default the decoded keyframe is
+used, as the paper's boundary condition. ``paste_keyframes=True`` overwrites
+frame 0 and the last frame with the received keyframes (exact boundaries).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserError
+from .base import SegmentGenerator, SegmentRequest
+from .hf_common import load_diffusers_pipeline, to_pil
+
+__all__ = ["HFSegmentGenerator", "segment_prompt", "pipeline_frame_count", "resample_frames", "AESTHETIC_PHRASE"]
+
+log = logging.getLogger(__name__)
+
+#: The paper's aesthetic phrase appended to every caption.
+AESTHETIC_PHRASE = "aesthetic score 6.5"
+
+
+def segment_prompt(caption: str, motion_score: float) -> str:
+    """The DSA prompt: caption + aesthetic phrase + motion score.
+
+    >>> segment_prompt("a dog runs on a beach", 3.5)
+    'a dog runs on a beach, aesthetic score 6.5, motion score 3.5'
+    """
+    parts = [p for p in (" ".join(caption.split()).rstrip(". "), AESTHETIC_PHRASE) if p]
+    return ", ".join(parts) + f", motion score {round(float(motion_score), 2):g}"
+
+
+def pipeline_frame_count(num_frames: int, temporal_factor: int = 4, max_frames: int | None = 81) -> int:
+    """Smallest ``k * temporal_factor + 1 >= num_frames`` with ``k >= 1``, capped at ``max_frames``.
+
+    >>> [pipeline_frame_count(n) for n in (2, 5, 6, 9, 24, 200)]
+    [5, 5, 9, 9, 25, 81]
+    """
+    if num_frames < 2:
+        raise ValueError(f"a segment has at least 2 frames, got {num_frames}")
+    t = max(int(temporal_factor), 1)
+    k = max(1, math.ceil((num_frames - 1) / t))
+    if max_frames is not None:
+        k = min(k, max(1, (int(max_frames) - 1) // t))
+    return k * t + 1
+
+
+def resample_frames(frames: np.ndarray, num_frames: int) -> np.ndarray:
+    """Resample ``(F', H, W, C)`` frames to ``num_frames`` by linear interpolation in time (ends kept).
+
+    >>> clip = np.arange(5, dtype=np.float32).reshape(5, 1, 1, 1)
+    >>> resample_frames(clip, 3).ravel().tolist()
+    [0.0, 2.0, 4.0]
+    """
+    src = np.asarray(frames, dtype=np.float32)
+    n = src.shape[0]
+    if n == num_frames:
+        return src
+    pos = np.linspace(0.0, n - 1, num_frames)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    w = (pos - lo).reshape(-1, *([1] * (src.ndim - 1))).astype(np.float32)
+    return src[lo] * (1.0 - w) + src[hi] * w
+
+
+def _resize(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    import cv2
+
+    if frame.shape[1] == width and frame.shape[0] == height:
+        return frame
+    shrink = width < frame.shape[1] or height < frame.shape[0]
+    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+class HFSegmentGenerator(SegmentGenerator):
+    """First/last-frame-conditioned segment generation with a diffusers pipeline (Wan 2.1 FLF2V).
+
+    :param model: local folder or hub id of a diffusers pipeline whose ``__call__`` takes ``last_image``
+        (``WanImageToVideoPipeline``), or an already built pipeline object.
+    :param device: ``cpu``, ``cuda[:N]`` or ``auto`` (CUDA when available).
+    :param dtype: ``auto`` (bfloat16 on CUDA), ``float32``, ``bfloat16`` or ``float16``.
+    :param size: working ``(height, width)``; default the source size rounded to the pipeline's multiple.
+    :param num_inference_steps: denoising steps per segment.
+    :param guidance_scale: classifier-free guidance scale (``<= 1`` disables the negative pass).
+    :param negative_prompt: negative prompt (None = the pipeline's default of none).
+    :param seed: seed of each segment's noise (the same request gives the same segment).
+    :param max_frames: cap on the frames generated per call (81 for Wan 2.1); longer segments are resampled.
+    :param use_prev_tail: start from the previous segment's last generated frame (see module docstring).
+    :param paste_keyframes: overwrite the first/last output frames with the received keyframes.
+    :param cpu_offload: ``enable_model_cpu_offload`` on CUDA (14B Wan on one 80 GB GPU).
+
+    :input: a :class:`~lgvsc.backends.base.SegmentRequest`.
+    :output: ``(num_frames, H, W, 3)`` uint8 at the keyframes' size.
+    """
+
+    name = "hf-dsa"
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        device: str | None = "auto",
+        dtype: str | None = "auto",
+        size: tuple[int, int] | None = None,
+        num_inference_steps: int = 30,
+        guidance_scale: float = 5.0,
+        negative_prompt: str | None = None,
+        seed: int = 0,
+        max_frames: int = 81,
+        use_prev_tail: bool = False,
+        paste_keyframes: bool = False,
+        cpu_offload: bool = False,
+        max_sequence_length: int = 512,
+    ) -> None:
+        if num_inference_steps < 1:
+            raise ValueError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
+        if max_frames < 2:
+            raise ValueError(f"max_frames must be >= 2, got {max_frames}")
+        if isinstance(model, (str, os.PathLike)):
+            self.pipe, self.device = load_diffusers_pipeline(model, device, dtype, "segment generator", cpu_offload)
+        else:
+            self.pipe, self.device = model, str(getattr(model, "device", "cpu"))
+        params = inspect.signature(self.pipe.__call__).parameters
+        if "last_image" not in params:
+            raise UserError(
+                f"segment generator pipeline {type(self.pipe).__name__} has no first/last-frame conditioning "
+                "(no last_image argument); use a Wan 2.1 FLF2V pipeline such as "
+                "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers"
+            )
+        self.temporal_factor = int(getattr(self.pipe, "vae_scale_factor_temporal", 4))
+        spatial = int(getattr(self.pipe, "vae_scale_factor_spatial", 8))
+        transformer = getattr(self.pipe, "transformer", None)
+        patch = tuple(getattr(getattr(transformer, "config", None), "patch_size", (1, 2, 2)))
+        self.multiple = spatial * int(patch[-1])
+        if size is not None:
+            h, w = size
+            if h < self.multiple or w < self.multiple:
+                raise ValueError(f"size {size} is smaller than the pipeline's multiple {self.multiple}")
+        self.size = size
+        self.num_inference_steps = int(num_inference_steps)
+        self.guidance_scale = float(guidance_scale)
+        self.negative_prompt = negative_prompt
+        self.seed = int(seed)
+        self.max_frames = int(max_frames)
+        self.use_prev_tail = bool(use_prev_tail)
+        self.paste_keyframes = bool(paste_keyframes)
+        self.max_sequence_length = int(max_sequence_length)
+        #: What the last :meth:`generate` call asked the pipeline for (prompt, num_frames, height, width).
+        self.last_call: dict[str, Any] = {}
+
+    def working_size(self, height: int, width: int) -> tuple[int, int]:
+        """The pipeline's ``(height, width)`` for a source of ``height x width``."""
+        if self.size is not None:
+            height, width = self.size
+        m = self.multiple
+        return max(m, round(height / m) * m), max(m, round(width / m) * m)
+
+    def generate(self, request: SegmentRequest) -> np.ndarray:
+        """Generate one segment: exactly ``request.num_frames`` frames at the keyframes' size."""
+        import torch
+
+        src_h, src_w = request.first.shape[:2]
+        height, width = self.working_size(src_h, src_w)
+        n_gen = pipeline_frame_count(request.num_frames, self.temporal_factor, self.max_frames)
+        start = request.first
+        if self.use_prev_tail and request.prev_tail is not None and len(request.prev_tail):
+            start = np.asarray(request.prev_tail)[-1]
+            if start.shape != request.first.shape:
+                start = _resize(start, src_w, src_h)
+        first = to_pil(_resize(start, width, height))
+        last = to_pil(_resize(request.last, width, height))
+        prompt = segment_prompt(request.caption, request.motion_score)
+        self.last_call = {"prompt": prompt, "num_frames": n_gen, "height": height, "width": width}
+        gen_device = "cpu" if str(self.device).startswith("mps") else self.device
+        generator = torch.Generator(device=gen_device).manual_seed(self.seed)
+        log.debug("DSA segment: %d frames -> pipeline %d at %dx%d, prompt %r", request.num_frames, n_gen,
+                  width, height, prompt)
+        kwargs: dict[str, Any] = dict(
+            image=first,
+            last_image=last,
+            prompt=prompt,
+            negative_prompt=self.negative_prompt,
+            height=height,
+            width=width,
+            num_frames=n_gen,
+            num_inference_steps=self.num_inference_steps,
+            guidance_scale=self.guidance_scale,
+            generator=generator,
+            output_type="np",
+        )
+        if "max_sequence_length" in inspect.signature(self.pipe.__call__).parameters:
+            kwargs["max_sequence_length"] = self.max_sequence_length
+        with torch.inference_mode():
+            video = self.pipe(**kwargs).frames[0]
+        video = np.asarray(video, dtype=np.float32)
+        if video.ndim != 4 or video.shape[-1] != 3:
+            raise RuntimeError(f"pipeline returned frames of shape {video.shape}, expected (F, H, W, 3)")
+        video = resample_frames(video, request.num_frames)
+        out = np.empty((request.num_frames, src_h, src_w, 3), np.uint8)
+        for i, f in enumerate(video):
+            out[i] = _resize(np.clip(np.rint(f * 255.0), 0, 255).astype(np.uint8), src_w, src_h)
+        if self.paste_keyframes:
+            out[0] = request.first
+            out[-1] = request.last
+        return out
