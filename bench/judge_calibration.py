@@ -74,7 +74,8 @@ def pairs(clips: dict[str, np.ndarray], rng: np.random.Generator):
             if lag >= len(f):
                 continue
             for i in rng.choice(len(f) - lag, size=min(6, len(f) - lag), replace=False):
-                yield "same", f"{name}/lag{lag}", f[i], f[i + lag]
+                label = "ambiguous" if name == "bikes1" else "same"  # rack focus + subject leaves
+                yield label, f"{name}/lag{lag}", f[i], f[i + lag]
     names = list(clips)
     # different shots/scenes: real cuts of bikes and every other cross-clip pair
     for a, b in itertools.combinations(names, 2):
@@ -107,11 +108,11 @@ def main() -> int:
             rows.append({"label": label, "kind": kind, "focus": focus.value, "d_color": dc, "d_struct": ds,
                          "d": judge.distance(da, db), "s_rel": judge.compare(da, db, focus)})
     print(f"{len(rows) // 3} pairs x 3 foci; judge: w_color={judge.w_color:.2f} w_struct={judge.w_struct:.2f} "
-          f"slope={judge.slope:.2f} d_mid={judge.d_mid:.3f}")
+          f"d_threshold={ {f.value: v for f, v in judge.d_threshold.items()} }")
     print("| focus | label | n | d p5 | d p50 | d p95 | S_rel p5 | S_rel p50 | S_rel p95 | frac > 0.35 |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for focus in Focus:
-        for label in ("same", "different", "new-object"):
+        for label in ("same", "ambiguous", "different", "new-object"):
             sel = [r for r in rows if r["focus"] == focus.value and r["label"] == label]
             d = np.array([r["d"] for r in sel])
             s = np.array([r["s_rel"] for r in sel])
