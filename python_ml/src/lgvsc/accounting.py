@@ -1,0 +1,327 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Channel bandwidth ratio (CBR): the paper's definition and what a real PHY spends.
+
+* **Paper CBR** = channel symbols / (C·H·W·F): the semantic payload bits,
+  coded at rate ``R`` (or in whole LDPC blocks of ``(k, n)``) and mapped onto
+  ``b`` bits per complex symbol, over the number of source values
+  (C = 3 colour channels, H×W pixels, F frames). No headers, no pilots.
+* **On-air CBR** = complex baseband samples the PHY transmits / (C·H·W·F),
+  counting everything a burst costs: our PDU header, the PHY CRC, sync and
+  header OFDM symbols, pilot and guard carriers, the cyclic prefix, padding of
+  the last OFDM symbol and the gap between bursts. :class:`PhyDescription`
+  defaults to GNU Radio's stock ``digital.ofdm_tx`` (see docs/PROTOCOL.md and
+  docs/PHY.md).
+
+Pure Python (no numpy/torch), so any report can import it.
+
+Example::
+
+    >>> r = account_stream(stream, modulation="qpsk", code_rate=0.5)
+    >>> r.cbr_paper, r.cbr_on_air
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from lgvsc.packets import HEADER_SIZE, packetize
+from lgvsc.stream import SemanticStream, VideoInfo
+from lgvsc.wire import stream_to_bytes
+
+__all__ = [
+    "MODULATION_BITS",
+    "PaperPreset",
+    "PAPER_PRESETS",
+    "paper_preset",
+    "coded_bits",
+    "channel_symbols",
+    "source_values",
+    "cbr",
+    "cbr_for_bits",
+    "PhyDescription",
+    "CbrReport",
+    "account_pdus",
+    "account_stream",
+]
+
+#: Modulation name -> bits per complex symbol.
+MODULATION_BITS: dict[str, int] = {"bpsk": 1, "qpsk": 2, "8psk": 3, "16qam": 4, "64qam": 6, "256qam": 8}
+
+
+def _bps(modulation: str | int) -> int:
+    if isinstance(modulation, int):
+        if modulation < 1:
+            raise ValueError(f"bits per symbol must be >= 1 (got {modulation})")
+        return modulation
+    try:
+        return MODULATION_BITS[modulation.lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown modulation {modulation!r}; choose one of {sorted(MODULATION_BITS)}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class PaperPreset:
+    """One row of the paper's LDPC/QAM table: a ``(k, n)`` LDPC code and a modulation per SNR."""
+
+    snr_db: float
+    k: int
+    n: int
+    modulation: str
+
+    @property
+    def code_rate(self) -> float:
+        return self.k / self.n
+
+    @property
+    def bits_per_symbol(self) -> int:
+        return MODULATION_BITS[self.modulation]
+
+
+#: The paper's presets (DESIGN.md §1); the same table as :data:`lgvsc.linksim.PAPER_PRESETS`.
+PAPER_PRESETS: tuple[PaperPreset, ...] = (
+    PaperPreset(0.0, 3072, 9216, "qpsk"),
+    PaperPreset(2.0, 4096, 8192, "qpsk"),
+    PaperPreset(4.0, 6144, 9216, "qpsk"),
+    PaperPreset(6.0, 6144, 8192, "qpsk"),
+    PaperPreset(8.0, 4096, 8192, "16qam"),
+    PaperPreset(10.0, 6144, 9216, "16qam"),
+)
+
+
+def paper_preset(snr_db: float) -> PaperPreset:
+    """The preset with the largest SNR <= ``snr_db`` (the 0 dB one below 0 dB)."""
+    if not math.isfinite(snr_db):
+        raise ValueError(f"SNR must be finite (got {snr_db})")
+    eligible = [p for p in PAPER_PRESETS if p.snr_db <= snr_db]
+    return max(eligible, key=lambda p: p.snr_db) if eligible else PAPER_PRESETS[0]
+
+
+def coded_bits(payload_bits: int, code_rate: float = 1.0, block: tuple[int, int] | None = None) -> int:
+    """Bits after channel coding.
+
+    With ``block=(k, n)`` the payload is cut into ``ceil(bits / k)`` code
+    blocks of ``n`` bits each (the last one zero-padded, as an LDPC encoder
+    does); otherwise ``ceil(bits / code_rate)``.
+    """
+    if payload_bits < 0:
+        raise ValueError("payload_bits must be >= 0")
+    if block is not None:
+        k, n = block
+        if not 0 < k <= n:
+            raise ValueError(f"invalid code block (k={k}, n={n})")
+        return -(-payload_bits // k) * n
+    if not 0 < code_rate <= 1:
+        raise ValueError(f"code rate must be in (0, 1] (got {code_rate})")
+    # round() first so that e.g. 1000 / 0.5 is not pushed up by float error.
+    return math.ceil(round(payload_bits / code_rate, 9))
+
+
+def channel_symbols(
+    payload_bits: int,
+    modulation: str | int,
+    code_rate: float = 1.0,
+    block: tuple[int, int] | None = None,
+) -> int:
+    """Complex channel symbols carrying ``payload_bits`` (the paper's numerator)."""
+    return -(-coded_bits(payload_bits, code_rate, block) // _bps(modulation))
+
+
+def source_values(width: int, height: int, num_frames: int, channels: int = 3) -> int:
+    """C·H·W·F, the paper's denominator."""
+    if min(width, height, num_frames, channels) <= 0:
+        raise ValueError("width, height, frames and channels must be positive")
+    return channels * height * width * num_frames
+
+
+def cbr(symbols: int, width: int, height: int, num_frames: int, channels: int = 3) -> float:
+    """Channel bandwidth ratio = ``symbols`` / (C·H·W·F)."""
+    return symbols / source_values(width, height, num_frames, channels)
+
+
+def cbr_for_bits(
+    payload_bits: int,
+    video: VideoInfo,
+    modulation: str | int = "qpsk",
+    code_rate: float = 0.5,
+    block: tuple[int, int] | None = None,
+    channels: int = 3,
+) -> float:
+    """The paper's CBR of ``payload_bits`` describing ``video``."""
+    sym = channel_symbols(payload_bits, modulation, code_rate, block)
+    return cbr(sym, video.width, video.height, video.num_frames, channels)
+
+
+@dataclass(frozen=True)
+class PhyDescription:
+    """What one burst of a packet PHY costs in complex baseband samples.
+
+    Defaults are GNU Radio 3.10's ``digital.ofdm_tx`` defaults: 64-point FFT,
+    16-sample cyclic prefix, 48 data + 4 pilot carriers (12 guard/DC), two
+    sync-word symbols (Schmidl & Cox), one BPSK header symbol, QPSK payload,
+    CRC32 appended by the PHY, no FEC.
+
+    :param fft_len: FFT size = samples per OFDM symbol before the CP
+    :param cp_len: cyclic prefix samples per OFDM symbol
+    :param data_carriers: carriers carrying payload bits
+    :param pilot_carriers: pilot carriers (cost is already inside ``fft_len``;
+        kept for reports and consistency checks)
+    :param sync_symbols: preamble OFDM symbols per burst
+    :param header_symbols: PHY-header OFDM symbols per burst
+    :param bits_per_symbol: payload bits per data carrier (QPSK 2)
+    :param code_rate: FEC rate on the payload (1.0 = uncoded)
+    :param fec_tail_bits: extra coded bits per burst (e.g. CC termination)
+    :param mtu: largest PDU the PHY accepts, our header included
+    :param pdu_header_bytes: our PDU header (:data:`lgvsc.packets.HEADER_SIZE`)
+    :param crc_bytes: bytes the PHY appends per burst (ofdm_tx: CRC32)
+    :param gap_samples: silent samples between bursts
+    :param sample_rate: samples/s, only used for air time
+    """
+
+    name: str = "gr-digital ofdm_tx defaults"
+    fft_len: int = 64
+    cp_len: int = 16
+    data_carriers: int = 48
+    pilot_carriers: int = 4
+    sync_symbols: int = 2
+    header_symbols: int = 1
+    bits_per_symbol: int = 2
+    code_rate: float = 1.0
+    fec_tail_bits: int = 0
+    mtu: int = 96
+    pdu_header_bytes: int = HEADER_SIZE
+    crc_bytes: int = 4
+    gap_samples: int = 0
+    sample_rate: float = 1e6
+
+    def __post_init__(self) -> None:
+        if self.fft_len < 1 or self.cp_len < 0:
+            raise ValueError("fft_len must be >= 1 and cp_len >= 0")
+        if not 1 <= self.data_carriers + self.pilot_carriers <= self.fft_len:
+            raise ValueError("data + pilot carriers must be between 1 and fft_len")
+        if self.data_carriers < 1 or self.bits_per_symbol < 1:
+            raise ValueError("need at least one data carrier and one bit per symbol")
+        if not 0 < self.code_rate <= 1:
+            raise ValueError("code_rate must be in (0, 1]")
+        if (
+            min(self.sync_symbols, self.header_symbols, self.crc_bytes, self.gap_samples, self.fec_tail_bits)
+            < 0
+        ):
+            raise ValueError("symbol, byte and sample counts must be >= 0")
+        if self.mtu <= self.pdu_header_bytes:
+            raise ValueError("mtu must exceed the PDU header")
+
+    @property
+    def samples_per_ofdm_symbol(self) -> int:
+        return self.fft_len + self.cp_len
+
+    @property
+    def packet_overhead_bytes(self) -> int:
+        """Bytes per PDU that are not semantic payload: our header + the PHY CRC."""
+        return self.pdu_header_bytes + self.crc_bytes
+
+    def payload_ofdm_symbols(self, pdu_bytes: int) -> int:
+        """OFDM symbols carrying one PDU of ``pdu_bytes`` (our header included) plus the CRC."""
+        bits = coded_bits((pdu_bytes + self.crc_bytes) * 8, self.code_rate) + self.fec_tail_bits
+        return -(-bits // (self.data_carriers * self.bits_per_symbol))
+
+    def samples_per_pdu(self, pdu_bytes: int) -> int:
+        """Complex samples one burst carrying a PDU of ``pdu_bytes`` costs, gap included."""
+        if not 0 < pdu_bytes <= self.mtu:
+            raise ValueError(f"PDU of {pdu_bytes} bytes outside 1..{self.mtu}")
+        n_sym = self.sync_symbols + self.header_symbols + self.payload_ofdm_symbols(pdu_bytes)
+        return n_sym * self.samples_per_ofdm_symbol + self.gap_samples
+
+    def efficiency(self) -> float:
+        """Semantic payload bits per complex sample for full-MTU PDUs."""
+        return 8 * (self.mtu - self.pdu_header_bytes) / self.samples_per_pdu(self.mtu)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CbrReport:
+    """Both CBRs for one transmission; every report prints these."""
+
+    payload_bytes: int
+    modulation: str
+    code_rate: float
+    channel_symbols: int
+    cbr_paper: float
+    num_pdus: int
+    pdu_bytes: int
+    on_air_samples: int
+    cbr_on_air: float
+    air_time_s: float
+    phy: PhyDescription
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["phy"] = self.phy.to_dict()
+        return d
+
+    def summary(self) -> str:
+        return (
+            f"CBR (paper, {self.modulation} r={self.code_rate:g}): {self.cbr_paper:.3e} "
+            f"[{self.payload_bytes} B -> {self.channel_symbols} symbols]; "
+            f"on-air CBR ({self.phy.name}): {self.cbr_on_air:.3e} "
+            f"[{self.num_pdus} PDUs, {self.on_air_samples} samples, {self.air_time_s:.3f} s]"
+        )
+
+
+def account_pdus(
+    payload_bytes: int,
+    pdu_sizes: Iterable[int],
+    video: VideoInfo,
+    modulation: str = "qpsk",
+    code_rate: float = 0.5,
+    block: tuple[int, int] | None = None,
+    phy: PhyDescription | None = None,
+    channels: int = 3,
+) -> CbrReport:
+    """Paper CBR of ``payload_bytes`` and on-air CBR of the PDUs actually sent."""
+    phy = phy or PhyDescription()
+    sizes = list(pdu_sizes)
+    symbols = channel_symbols(payload_bytes * 8, modulation, code_rate, block)
+    samples = sum(phy.samples_per_pdu(n) for n in sizes)
+    denom = source_values(video.width, video.height, video.num_frames, channels)
+    rate = block[0] / block[1] if block else code_rate
+    return CbrReport(
+        payload_bytes=payload_bytes,
+        modulation=str(modulation),
+        code_rate=rate,
+        channel_symbols=symbols,
+        cbr_paper=symbols / denom,
+        num_pdus=len(sizes),
+        pdu_bytes=sum(sizes),
+        on_air_samples=samples,
+        cbr_on_air=samples / denom,
+        air_time_s=samples / phy.sample_rate,
+        phy=phy,
+    )
+
+
+def account_stream(
+    stream: SemanticStream,
+    modulation: str = "qpsk",
+    code_rate: float = 0.5,
+    block: tuple[int, int] | None = None,
+    phy: PhyDescription | None = None,
+    header_every: int = 4,
+    pdus: Iterable[bytes] | None = None,
+) -> CbrReport:
+    """Account a stream: paper CBR of its binary form, on-air CBR of its PDUs.
+
+    ``pdus`` are the PDUs actually sent; by default the stream is packetised
+    at ``phy.mtu`` with ``header_every``.
+    """
+    phy = phy or PhyDescription()
+    payload = len(stream_to_bytes(stream))
+    if pdus is None:
+        pdus = packetize(stream, phy.mtu, header_every=header_every)
+    return account_pdus(payload, (len(p) for p in pdus), stream.video, modulation, code_rate, block, phy)

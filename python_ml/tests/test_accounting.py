@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Tests for lgvsc.accounting: the paper's CBR and the on-air CBR of a PHY."""
+
+from __future__ import annotations
+
+import pytest
+from stream_strategies import example_stream
+
+from lgvsc.accounting import (
+    PAPER_PRESETS,
+    PhyDescription,
+    account_pdus,
+    account_stream,
+    cbr,
+    cbr_for_bits,
+    channel_symbols,
+    coded_bits,
+    paper_preset,
+    source_values,
+)
+from lgvsc.packets import HEADER_SIZE, packetize
+from lgvsc.stream import VideoInfo
+from lgvsc.wire import stream_to_bytes
+
+VIDEO = VideoInfo(576, 320, 24, 1, 240)  # 10 s at the default geometry
+
+
+def test_paper_definition_numbers():
+    assert source_values(576, 320, 240) == 3 * 320 * 576 * 240 == 132_710_400
+    # The paper's full-system figure: ~6e-4 with QPSK rate 1/2 is ~10 kB per 10 s clip.
+    bits = 10_000 * 8
+    assert channel_symbols(bits, "qpsk", 0.5) == 80_000
+    assert cbr_for_bits(bits, VIDEO, "qpsk", 0.5) == pytest.approx(80_000 / 132_710_400)
+    assert cbr_for_bits(bits, VIDEO, "qpsk", 0.5) == pytest.approx(6.03e-4, rel=1e-3)
+    assert cbr(1, 1, 1, 1, channels=1) == 1.0
+
+
+def test_coding_granularity():
+    assert coded_bits(1000, 0.5) == 2000
+    assert coded_bits(1001, 1 / 3) == 3003
+    assert coded_bits(1, 0.75) == 2
+    # LDPC blocks: 6145 bits need two (6144, 9216) blocks.
+    assert coded_bits(6145, block=(6144, 9216)) == 2 * 9216
+    assert channel_symbols(6145, "16qam", block=(6144, 9216)) == 2 * 9216 // 4
+    assert channel_symbols(3, "qpsk") == 2
+    assert channel_symbols(3, 6) == 1
+    with pytest.raises(ValueError, match="modulation"):
+        channel_symbols(8, "qam5")
+    with pytest.raises(ValueError):
+        coded_bits(8, 1.5)
+    with pytest.raises(ValueError):
+        coded_bits(8, block=(10, 5))
+
+
+def test_paper_presets_table():
+    assert [(p.snr_db, p.k, p.n, p.modulation) for p in PAPER_PRESETS] == [
+        (0.0, 3072, 9216, "qpsk"),
+        (2.0, 4096, 8192, "qpsk"),
+        (4.0, 6144, 9216, "qpsk"),
+        (6.0, 6144, 8192, "qpsk"),
+        (8.0, 4096, 8192, "16qam"),
+        (10.0, 6144, 9216, "16qam"),
+    ]
+    assert paper_preset(5.0).snr_db == 4.0
+    assert paper_preset(-3.0).snr_db == 0.0
+    assert paper_preset(20.0).snr_db == 10.0
+    assert paper_preset(8.0).code_rate == 0.5 and paper_preset(8.0).bits_per_symbol == 4
+    with pytest.raises(ValueError):
+        paper_preset(float("nan"))
+
+
+def test_presets_match_linksim():
+    linksim = pytest.importorskip("lgvsc.linksim")
+    theirs = {snr: (c.k, c.n, c.modulation) for snr, c in linksim.PAPER_PRESETS.items()}
+    assert theirs == {p.snr_db: (p.k, p.n, p.modulation) for p in PAPER_PRESETS}
+
+
+def test_ofdm_defaults_burst_cost():
+    phy = PhyDescription()
+    assert (phy.fft_len, phy.cp_len, phy.data_carriers, phy.pilot_carriers) == (64, 16, 48, 4)
+    assert phy.pdu_header_bytes == HEADER_SIZE and phy.packet_overhead_bytes == HEADER_SIZE + 4
+    # 96 B PDU + CRC32 = 800 bits; QPSK on 48 carriers = 96 bits/symbol -> 9 payload symbols,
+    # + 2 sync + 1 header = 12 OFDM symbols of 80 samples.
+    assert phy.payload_ofdm_symbols(96) == 9
+    assert phy.samples_per_pdu(96) == 12 * 80
+    # A 1-byte PDU still costs sync + header + one payload symbol.
+    assert phy.samples_per_pdu(1) == 4 * 80
+    gapped = PhyDescription(gap_samples=100, code_rate=0.5, fec_tail_bits=12)
+    assert gapped.payload_ofdm_symbols(96) == -(-(1600 + 12) // 96)
+    assert gapped.samples_per_pdu(96) == (3 + 17) * 80 + 100
+    with pytest.raises(ValueError):
+        phy.samples_per_pdu(97)
+    assert 0 < phy.efficiency() < 48 * 2 / 80
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"data_carriers": 70},
+        {"code_rate": 0.0},
+        {"mtu": HEADER_SIZE},
+        {"gap_samples": -1},
+        {"bits_per_symbol": 0},
+    ],
+)
+def test_phy_description_validation(kwargs):
+    with pytest.raises(ValueError):
+        PhyDescription(**kwargs)
+
+
+def test_account_stream_both_cbrs():
+    s = example_stream(kf_bytes=2000)
+    phy = PhyDescription()
+    r = account_stream(s, "qpsk", 0.5, phy=phy)
+    payload = len(stream_to_bytes(s))
+    pdus = packetize(s, phy.mtu)
+    assert r.payload_bytes == payload
+    assert r.channel_symbols == payload * 8  # QPSK r=1/2: one symbol per bit
+    assert r.num_pdus == len(pdus) and r.pdu_bytes == sum(map(len, pdus))
+    assert r.on_air_samples == sum(phy.samples_per_pdu(len(p)) for p in pdus)
+    assert r.cbr_on_air == pytest.approx(r.on_air_samples / source_values(576, 320, 240))
+    # Uncoded QPSK OFDM with headers, CRC, sync, pilots and CP still costs more than the ideal count.
+    assert r.cbr_on_air > payload * 8 / 2 / source_values(576, 320, 240)
+    assert "on-air CBR" in r.summary() and r.to_dict()["phy"]["fft_len"] == 64
+    assert r.air_time_s == pytest.approx(r.on_air_samples / 1e6)
+
+
+def test_account_pdus_with_ldpc_block():
+    r = account_pdus(1000, [96] * 3, VIDEO, "16qam", block=(4096, 8192))
+    assert r.channel_symbols == 2 * 8192 // 4 and r.code_rate == 0.5  # 8000 bits -> two blocks
+    assert r.on_air_samples == 3 * 960
