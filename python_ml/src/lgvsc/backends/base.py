@@ -69,6 +69,13 @@ class Captioner(ABC):
     def caption(self, frames: Sequence[np.ndarray]) -> str:
         """Caption for a segment given a few of its frames (first, middle, last...)."""
 
+    def caption_segment(self, frames: Sequence[np.ndarray], index: int, start_s: float, end_s: float) -> str:
+        """Caption for segment ``index`` spanning ``[start_s, end_s]`` seconds; defaults to :meth:`caption`.
+
+        Captioners that need to know where the segment lies (user-supplied captions) override this.
+        """
+        return self.caption(frames)
+
 
 class KeyframeCodec(ABC):
     """A digital image codec with a byte budget, so keyframes travel as bits."""
