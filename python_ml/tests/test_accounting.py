@@ -129,3 +129,50 @@ def test_account_pdus_with_ldpc_block():
     r = account_pdus(1000, [96] * 3, VIDEO, "16qam", block=(4096, 8192))
     assert r.channel_symbols == 2 * 8192 // 4 and r.code_rate == 0.5  # 8000 bits -> two blocks
     assert r.on_air_samples == 3 * 960
+
+
+_OFDM_COUNT = r"""
+import json, sys
+import pmt
+from gnuradio import blocks, digital, gr
+
+out = []
+for bps, sizes in json.loads(sys.argv[1]):
+    tb = gr.top_block()
+    data, tags = [], []
+    for n in sizes:
+        t = gr.tag_t()
+        t.offset, t.key, t.value = len(data), pmt.intern("packet_len"), pmt.from_long(n)
+        tags.append(t)
+        data += [i % 256 for i in range(n)]
+    sink = blocks.vector_sink_c()
+    tx = digital.ofdm_tx(packet_length_tag_key="packet_len", bps_payload=bps)
+    tb.connect(blocks.vector_source_b(data, False, 1, tags), tx, sink)
+    tb.run()
+    out.append(len(sink.data()))
+print(json.dumps(out))
+"""
+
+
+def test_matches_real_gr_digital_ofdm_tx():
+    """The PhyDescription formula counts exactly the samples stock digital.ofdm_tx emits."""
+    import json
+    import shutil
+    import subprocess
+
+    radio_python = "/usr/bin/python3"
+    if not shutil.which(radio_python):
+        pytest.skip("no system python")
+    probe = subprocess.run([radio_python, "-c", "from gnuradio import digital"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("GNU Radio not installed for the system python")
+    cases = [(2, [96]), (2, [1, 50, 96, 17]), (1, [96, 33])]
+    res = subprocess.run(
+        [radio_python, "-c", _OFDM_COUNT, json.dumps(cases)], capture_output=True, text=True, timeout=120
+    )
+    assert res.returncode == 0, res.stderr
+    measured = json.loads(res.stdout.strip().splitlines()[-1])
+    expected = [
+        sum(PhyDescription(bits_per_symbol=bps).samples_per_pdu(n) for n in sizes) for bps, sizes in cases
+    ]
+    assert measured == expected

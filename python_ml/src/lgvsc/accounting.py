@@ -162,8 +162,11 @@ class PhyDescription:
 
     Defaults are GNU Radio 3.10's ``digital.ofdm_tx`` defaults: 64-point FFT,
     16-sample cyclic prefix, 48 data + 4 pilot carriers (12 guard/DC), two
-    sync-word symbols (Schmidl & Cox), one BPSK header symbol, QPSK payload,
-    CRC32 appended by the PHY, no FEC.
+    sync-word symbols (Schmidl & Cox), one BPSK header symbol, CRC32 appended
+    by the PHY, no FEC, no rolloff — except the payload, which is QPSK as in
+    our OFDM PHY (``bps_payload=2``; stock ``ofdm_tx`` defaults to BPSK, pass
+    ``bits_per_symbol=1`` for it). A test runs the real ``ofdm_tx`` and checks
+    :meth:`samples_per_pdu` against the samples it emits, sample for sample.
 
     :param fft_len: FFT size = samples per OFDM symbol before the CP
     :param cp_len: cyclic prefix samples per OFDM symbol
