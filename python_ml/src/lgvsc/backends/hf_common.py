@@ -66,8 +66,8 @@ def hub_offline() -> bool:
     """
     truthy = {"1", "true", "yes", "on"}
     env = os.environ.get("HF_HUB_OFFLINE", "") or os.environ.get("TRANSFORMERS_OFFLINE", "")
-    if env.strip().lower() in truthy:
-        return True
+    if env.strip():
+        return env.strip().lower() in truthy
     try:
         from huggingface_hub import constants
 
@@ -76,7 +76,7 @@ def hub_offline() -> bool:
         return False
 
 
-def resolve_source(source: str | os.PathLike[str], what: str = "model") -> ModelSource:
+def resolve_source(source: str | os.PathLike[str], what: str = "Hugging Face") -> ModelSource:
     """Check ``source`` and say where it comes from; raise :class:`UserError` if it cannot load.
 
     :param source: a local folder, or a hub id ``owner/name[@revision]``.

@@ -186,7 +186,8 @@ class HFSegmentGenerator(SegmentGenerator):
         if self.size is not None:
             height, width = self.size
         m = self.multiple
-        return max(m, round(height / m) * m), max(m, round(width / m) * m)
+        # Round half up (not Python's half-to-even), so 40 -> 48 and 56 -> 64 alike.
+        return max(m, int(height / m + 0.5) * m), max(m, int(width / m + 0.5) * m)
 
     def generate(self, request: SegmentRequest) -> np.ndarray:
         """Generate one segment: exactly ``request.num_frames`` frames at the keyframes' size."""
