@@ -16,6 +16,7 @@ from lgvsc.accounting import (
     channel_symbols,
     coded_bits,
     paper_preset,
+    payload_bits_for_cbr,
     source_values,
 )
 from lgvsc.packets import HEADER_SIZE, packetize
@@ -176,3 +177,14 @@ def test_matches_real_gr_digital_ofdm_tx():
         sum(PhyDescription(bits_per_symbol=bps).samples_per_pdu(n) for n in sizes) for bps, sizes in cases
     ]
     assert measured == expected
+
+
+@pytest.mark.parametrize("block", [None, (6144, 9216)])
+@pytest.mark.parametrize("mod, rate", [("qpsk", 0.5), ("16qam", 2 / 3), ("bpsk", 1.0)])
+def test_payload_bits_for_cbr_is_the_inverse(mod, rate, block):
+    for target in (1e-4, 6e-4, 1.7e-3):
+        bits = payload_bits_for_cbr(target, 576, 320, 240, mod, rate, block)
+        assert cbr_for_bits(bits, VIDEO, mod, rate, block) <= target
+        step = block[0] if block else 1
+        assert cbr_for_bits(bits + step, VIDEO, mod, rate, block) > target
+    assert payload_bits_for_cbr(6e-4, 576, 320, 240) == 79_626  # ~10 kB per 10 s, QPSK r=1/2

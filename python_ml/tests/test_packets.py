@@ -27,7 +27,7 @@ from lgvsc.packets import (
     parse_pdu,
     stream_objects,
 )
-from lgvsc.wire import encode_keyframe, stream_to_bytes
+from lgvsc.wire import encode_keyframe, encode_segment, stream_to_bytes
 
 MTU = 96
 
@@ -289,8 +289,22 @@ def test_completed_garbage_object_is_rejected_and_dropped():
     rx = Reassembler()
     with pytest.raises(PacketError, match="malformed"):
         rx.feed(PduHeader(Kind.SEGMENT, 1, 5, 0, 0, 0, 1).pack() + b"\xc1garbage")
+    with pytest.raises(PacketError, match="magic"):
+        rx.feed(b"garbage" * 4)
     got, rep = rx.snapshot(5)
     assert got is None and rep.rejected == 1 and rep.partial_objects == 0
+    assert rx.errors == 2
+
+
+def test_segment_with_wrong_bounds_rejected():
+    s = example_stream(kf_bytes=20)
+    p = Packetizer(s.stream_id, MTU)
+    rx = Reassembler()
+    _feed_all(rx, p.fragment(stream_objects(s)[0]))
+    bad = dataclasses.replace(s.segments[1], end_frame=149)
+    with pytest.raises(PacketError, match="its keyframes are 60 and 150"):
+        _feed_all(rx, p.fragment(WireObject(Kind.SEGMENT, 1, encode_segment(bad), Priority.SEGMENT)))
+    assert rx.snapshot()[1].missing_segments == (0, 1, 2)
 
 
 def test_objects_contradicting_header_are_dropped():

@@ -202,3 +202,22 @@ def test_mutated_stream_only_packet_error(s, data):
     except PacketError:
         return
     out.validate()  # anything accepted is a consistent stream
+
+
+def test_segments_must_run_between_consecutive_keyframes():
+    s = example_stream()
+    moved = dataclasses.replace(s.segments[1], end_frame=149)
+    s.segments[1] = moved
+    s.segments[2] = dataclasses.replace(s.segments[2], start_frame=149)
+    with pytest.raises(ValueError, match="not keyframes"):
+        stream_to_bytes(s)
+    ok = example_stream()
+    body = [
+        msgpack.unpackb(encode_header(ok)),
+        [msgpack.unpackb(encode_keyframe(k)) for k in ok.keyframes],
+        [msgpack.unpackb(encode_segment(g)) for g in s.segments],
+    ]
+    with pytest.raises(PacketError, match="its keyframes are"):
+        stream_from_bytes(MAGIC + bytes([WIRE_VERSION]) + msgpack.packb(body))
+    with pytest.raises(ValueError, match="segments need more"):
+        stream_to_bytes(dataclasses.replace(ok, keyframes=[ok.keyframes[0], ok.keyframes[-1]]))

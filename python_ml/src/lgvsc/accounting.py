@@ -41,6 +41,7 @@ __all__ = [
     "source_values",
     "cbr",
     "cbr_for_bits",
+    "payload_bits_for_cbr",
     "PhyDescription",
     "CbrReport",
     "account_pdus",
@@ -154,6 +155,36 @@ def cbr_for_bits(
     """The paper's CBR of ``payload_bits`` describing ``video``."""
     sym = channel_symbols(payload_bits, modulation, code_rate, block)
     return cbr(sym, video.width, video.height, video.num_frames, channels)
+
+
+def payload_bits_for_cbr(
+    target_cbr: float,
+    width: int,
+    height: int,
+    num_frames: int,
+    modulation: str | int = "qpsk",
+    code_rate: float = 0.5,
+    block: tuple[int, int] | None = None,
+    channels: int = 3,
+) -> int:
+    """The largest payload (bits) whose paper CBR does not exceed ``target_cbr``.
+
+    The inverse of :func:`cbr_for_bits`, e.g. for an encoder's byte budget.
+    """
+    if not target_cbr >= 0:
+        raise ValueError(f"target CBR must be >= 0 (got {target_cbr})")
+    max_symbols = math.floor(target_cbr * source_values(width, height, num_frames, channels))
+    bps = _bps(modulation)
+    if block is not None:
+        k, n = block
+        if not 0 < k <= n:
+            raise ValueError(f"invalid code block (k={k}, n={n})")
+        return (max_symbols * bps // n) * k
+    bits = math.floor(round(max_symbols * bps * code_rate, 9))
+    # Float rounding: step down until the forward count fits.
+    while bits > 0 and channel_symbols(bits, bps, code_rate) > max_symbols:
+        bits -= 1
+    return bits
 
 
 @dataclass(frozen=True)

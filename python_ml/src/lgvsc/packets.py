@@ -56,12 +56,14 @@ from lgvsc.errors import PacketError
 from lgvsc.stream import Keyframe, Segment, SemanticStream
 from lgvsc.wire import (
     StreamHeader,
+    check_segment_bounds,
     decode_header,
     decode_keyframe,
     decode_segment,
     encode_header,
     encode_keyframe,
     encode_segment,
+    validate_for_wire,
 )
 
 __all__ = [
@@ -209,18 +211,14 @@ def stream_objects(stream: SemanticStream, header_every: int = 4) -> list[WireOb
     """
     if header_every < 0:
         raise ValueError("header_every must be >= 0")
-    stream.validate()
+    validate_for_wire(stream)
     hdr = WireObject(Kind.HEADER, 0, encode_header(stream), Priority.HEADER)
     data: list[WireObject] = []
     for i, kf in enumerate(stream.keyframes):
         data.append(WireObject(Kind.KEYFRAME, i, encode_keyframe(kf), Priority.KEYFRAME))
-        if i >= 1 and i - 1 < len(stream.segments):
+        if 1 <= i <= len(stream.segments):
             seg = stream.segments[i - 1]
             data.append(WireObject(Kind.SEGMENT, i - 1, encode_segment(seg), Priority.SEGMENT))
-    # Segments beyond the keyframes (not produced by SKEM/SKIM, but the stream
-    # type allows them) still go out.
-    for j in range(max(len(stream.keyframes) - 1, 0), len(stream.segments)):
-        data.append(WireObject(Kind.SEGMENT, j, encode_segment(stream.segments[j]), Priority.SEGMENT))
     out = [hdr]
     for n, obj in enumerate(data, 1):
         out.append(obj)
@@ -431,6 +429,8 @@ class Reassembler:
         self._partial_bytes = 0
         self.evicted_partials = 0
         self.evicted_streams = 0
+        #: PDUs for which :meth:`feed` raised PacketError (malformed or inconsistent).
+        self.errors = 0
 
     # -- public ---------------------------------------------------------------
     def stream_ids(self) -> list[int]:
@@ -449,7 +449,18 @@ class Reassembler:
         return held + self._partial_bytes
 
     def feed(self, pdu: bytes) -> list[ObjectEvent]:
-        """Process one PDU; return the objects it completed (usually none or one)."""
+        """Process one PDU; return the objects it completed (usually none or one).
+
+        Raises :class:`PacketError` for a malformed or inconsistent PDU or object
+        (also counted in :attr:`errors`); the reassembler stays usable.
+        """
+        try:
+            return self._feed(pdu)
+        except PacketError:
+            self.errors += 1
+            raise
+
+    def _feed(self, pdu: bytes) -> list[ObjectEvent]:
         cfg = self.config
         h, payload = parse_pdu(pdu, cfg.max_pdu_bytes)
         if h.frag_count > cfg.max_fragments:
@@ -651,10 +662,7 @@ def _check_keyframe(h: StreamHeader, oid: int, kf: Keyframe) -> None:
 
 
 def _check_segment(h: StreamHeader, seg: Segment) -> None:
-    if seg.index >= h.num_segments:
-        raise PacketError(f"segment {seg.index} but the header lists {h.num_segments} segments")
-    if seg.end_frame >= h.video.num_frames:
-        raise PacketError(f"segment {seg.index} ends after the video ({seg.end_frame})")
+    check_segment_bounds(h, seg)
 
 
 def _decode_end(data: bytes) -> EndInfo:

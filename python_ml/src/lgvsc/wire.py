@@ -43,6 +43,8 @@ __all__ = [
     "MAX_SEGMENTS",
     "StreamHeader",
     "header_of",
+    "check_segment_bounds",
+    "validate_for_wire",
     "encode_header",
     "decode_header",
     "encode_keyframe",
@@ -404,20 +406,47 @@ def _check_consistent(h: StreamHeader, kfs: Sequence[Keyframe], segs: Sequence[S
     for i, s in enumerate(segs):
         if s.index != i:
             raise PacketError(f"segment {i} carries index {s.index}")
+        check_segment_bounds(h, s)
+
+
+def check_segment_bounds(h: StreamHeader, seg: Segment) -> None:
+    """Segment ``i`` must run from keyframe ``i`` to keyframe ``i + 1`` of the header's list."""
+    kfi = h.keyframe_indices
+    if seg.index >= h.num_segments:
+        raise PacketError(f"segment {seg.index} but the header lists {h.num_segments} segments")
+    if (seg.start_frame, seg.end_frame) != (kfi[seg.index], kfi[seg.index + 1]):
+        raise PacketError(
+            f"segment {seg.index} spans {seg.start_frame}..{seg.end_frame}, "
+            f"but its keyframes are {kfi[seg.index]} and {kfi[seg.index + 1]}"
+        )
+
+
+def validate_for_wire(stream: SemanticStream) -> None:
+    """Raise ``ValueError`` unless ``stream`` can be sent: :meth:`SemanticStream.validate`,
+    at most 65535 keyframes, and segment ``i`` running from keyframe ``i`` to ``i + 1``."""
+    stream.validate()
+    if len(stream.keyframes) > MAX_KEYFRAMES or len(stream.segments) > MAX_SEGMENTS:
+        raise ValueError("too many keyframes or segments for the wire format")
+    kfi = stream.keyframe_indices()
+    if len(stream.segments) > max(len(kfi) - 1, 0):
+        raise ValueError(f"{len(stream.segments)} segments need more than {len(kfi)} keyframes")
+    for i, s in enumerate(stream.segments):
+        if s.index != i:
+            raise ValueError(f"segment at position {i} has index {s.index}")
+        if (s.start_frame, s.end_frame) != (kfi[i], kfi[i + 1]):
+            raise ValueError(
+                f"segment {i} spans {s.start_frame}..{s.end_frame}, not keyframes {kfi[i]}..{kfi[i + 1]}"
+            )
 
 
 def stream_to_bytes(stream: SemanticStream) -> bytes:
     """Serialise ``stream`` to the binary stream form (``MAGIC``, version, msgpack body).
 
     Raises ``ValueError`` if the stream is inconsistent (see
-    :meth:`SemanticStream.validate`) or holds values the format cannot carry.
+    :meth:`SemanticStream.validate`; besides, segment ``i`` must run from
+    keyframe ``i`` to keyframe ``i + 1``) or holds values the format cannot carry.
     """
-    stream.validate()
-    if len(stream.keyframes) > MAX_KEYFRAMES or len(stream.segments) > MAX_SEGMENTS:
-        raise ValueError("too many keyframes or segments for the wire format")
-    for i, s in enumerate(stream.segments):
-        if s.index != i:
-            raise ValueError(f"segment at position {i} has index {s.index}")
+    validate_for_wire(stream)
     # Objects are packed individually and embedded as raw msgpack, so the file
     # body is exactly [header, [kf...], [seg...]] built from the same encoders
     # the packetiser uses.
