@@ -1,0 +1,296 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Semantic (DSA) decoder: :class:`~lgvsc.stream.SemanticStream` -> full-length video, with concealment.
+
+The output always has ``stream.video.num_frames`` frames at the source size
+and frame rate, whatever was lost:
+
+* a keyframe that is missing or undecodable is **concealed from its
+  neighbours** (the flow-interpolated frame at its position between the
+  nearest decoded keyframes on each side, or a copy of the only one there is);
+* a segment whose caption (or whole metadata) is missing takes the **caption
+  and motion score of the previous segment**;
+* with no decodable keyframe at all the video is **mid-grey** (value 128).
+
+:class:`DecodeReport` says what was concealed. Two ways to use it:
+
+* :class:`SemanticDecoder` decodes a whole stream (``decode`` into memory, or
+  ``decode_iter`` frame by frame, constant memory);
+* :class:`SegmentDecoder` is the incremental API for a decoder worker: call
+  :meth:`SegmentDecoder.decode_keyframe` as each keyframe arrives and
+  :meth:`SegmentDecoder.decode_segment` as soon as a segment's two boundary
+  keyframes are decoded. Segment ``k`` returns frames ``start..end``
+  *inclusive*; consecutive segments share their boundary frame, so when
+  concatenating drop the first frame of every segment after the first
+  (:meth:`SegmentDecoder.frames_to_emit` does it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from lgvsc.backends.base import KeyframeCodec, SegmentGenerator, SegmentRequest
+from lgvsc.backends.classical_generator import interpolate_at
+from lgvsc.backends.classical_keyframe import keyframe_codec_for
+from lgvsc.stream import Keyframe, Segment, SemanticStream, VideoInfo
+
+__all__ = ["GREY", "DecodeReport", "SegmentDecoder", "SemanticDecoder", "MAX_FRAMES", "MAX_PIXELS"]
+
+log = logging.getLogger(__name__)
+
+GREY = 128
+MAX_FRAMES = 24 * 3600 * 2  # two hours at 24 fps
+MAX_PIXELS = 4096 * 4096
+MAX_CHUNK_FRAMES = 240  # a longer segment is generated in chunks (bounded memory)
+
+
+@dataclass
+class DecodeReport:
+    """What the decoder received, and what it had to conceal."""
+
+    num_frames: int
+    fps: float
+    width: int
+    height: int
+    keyframes_expected: list[int] = field(default_factory=list)  # boundary frame indices
+    keyframes_decoded: list[int] = field(default_factory=list)
+    keyframes_concealed: list[int] = field(default_factory=list)  # missing or undecodable, from neighbours
+    keyframes_undecodable: list[int] = field(default_factory=list)  # had data, but bad
+    segments_expected: int = 0
+    segments_missing: list[int] = field(default_factory=list)  # no metadata received (interval index)
+    captions_concealed: list[int] = field(default_factory=list)  # caption from the previous segment
+    all_grey: bool = False  # no keyframe at all: mid-grey frames
+
+    @property
+    def concealed(self) -> bool:
+        return bool(self.keyframes_concealed or self.captions_concealed or self.segments_missing or self.all_grey)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["concealed"] = self.concealed
+        return d
+
+    def summary(self) -> str:
+        """One human-readable paragraph."""
+        lines = [f"{self.num_frames} frames {self.width}x{self.height} @ {self.fps:g} fps; "
+                 f"keyframes {len(self.keyframes_decoded)}/{len(self.keyframes_expected)} decoded, "
+                 f"segments {self.segments_expected - len(self.segments_missing)}/{self.segments_expected} received"]
+        if self.all_grey:
+            lines.append("no keyframe could be decoded: the video is mid-grey")
+        elif self.keyframes_concealed:
+            lines.append(f"keyframes concealed from neighbours at frames {self.keyframes_concealed}"
+                         + (f" (undecodable: {self.keyframes_undecodable})" if self.keyframes_undecodable else ""))
+        if self.captions_concealed:
+            lines.append(f"captions taken from the previous segment for segments {self.captions_concealed}")
+        if not self.concealed:
+            lines.append("nothing concealed")
+        return "; ".join(lines)
+
+
+class SegmentDecoder:
+    """Incremental decoding: keyframes as they arrive, segments as soon as both ends are decoded.
+
+    >>> import numpy as np
+    >>> from lgvsc.backends.classical_generator import FlowInterpolationGenerator
+    >>> from lgvsc.stream import VideoInfo
+    >>> dec = SegmentDecoder(VideoInfo(64, 32, 24, 1, 10), FlowInterpolationGenerator())
+    >>> a = np.zeros((32, 64, 3), np.uint8); b = np.full((32, 64, 3), 255, np.uint8)
+    >>> dec.decode_segment(0, 9, a, b).shape
+    (10, 32, 64, 3)
+    """
+
+    def __init__(self, video: VideoInfo, generator: SegmentGenerator,
+                 codecs: Mapping[str, KeyframeCodec] | None = None, max_frames: int = MAX_FRAMES,
+                 max_chunk_frames: int = MAX_CHUNK_FRAMES) -> None:
+        if video.width <= 0 or video.height <= 0 or video.width * video.height > MAX_PIXELS:
+            raise ValueError(f"video size {video.width}x{video.height} out of bounds (max {MAX_PIXELS} pixels)")
+        if not 0 < video.num_frames <= max_frames:
+            raise ValueError(f"stream declares {video.num_frames} frames; this decoder accepts 1..{max_frames}")
+        if video.fps_num <= 0 or video.fps_den <= 0:
+            raise ValueError(f"invalid frame rate {video.fps_num}/{video.fps_den}")
+        if max_chunk_frames < 2:
+            raise ValueError(f"max_chunk_frames must be >= 2, got {max_chunk_frames}")
+        self.video = video
+        self.generator = generator
+        self.codecs = dict(codecs or {})
+        self.max_chunk_frames = int(max_chunk_frames)
+
+    def codec(self, codec_id: str) -> KeyframeCodec:
+        """The codec for ``codec_id`` (given ones first, then the classical ones); ``ValueError`` if unknown."""
+        if codec_id not in self.codecs:
+            self.codecs[codec_id] = keyframe_codec_for(codec_id)
+        return self.codecs[codec_id]
+
+    def decode_keyframe(self, kf: Keyframe) -> np.ndarray:
+        """Decode one keyframe to the video size; ``ValueError`` if missing, empty or undecodable."""
+        if not kf.data:
+            raise ValueError(f"keyframe {kf.frame_index} has no data")
+        return self.codec(kf.codec_id).decode(kf.data, self.video.width, self.video.height)
+
+    def iter_segment(self, start_frame: int, end_frame: int, first: np.ndarray, last: np.ndarray,
+                     caption: str = "", motion_score: float = 0.0,
+                     prev_tail: np.ndarray | None = None) -> Iterator[np.ndarray]:
+        """Yield frames ``start_frame..end_frame`` inclusive in chunks ``(k, H, W, 3)`` of bounded length.
+
+        A segment longer than ``max_chunk_frames`` is split at flow-interpolated
+        intermediate frames and each piece generated on its own.
+        """
+        if not 0 <= start_frame < end_frame < self.video.num_frames:
+            raise ValueError(f"segment {start_frame}..{end_frame} outside the video (0..{self.video.num_frames - 1})")
+        shape = (self.video.height, self.video.width, 3)
+        if first.shape != shape or last.shape != shape:
+            raise ValueError(f"keyframes must be {shape}, got {first.shape} and {last.shape}")
+        n = end_frame - start_frame + 1
+        cuts = list(range(0, n - 1, self.max_chunk_frames - 1)) + [n - 1]
+        left = first
+        for k, (a, b) in enumerate(zip(cuts, cuts[1:], strict=False)):
+            right = last if b == n - 1 else interpolate_at(first, last, b / (n - 1))
+            req = SegmentRequest(left, right, num_frames=b - a + 1, caption=caption, motion_score=motion_score,
+                                 prev_tail=prev_tail, fps=self.video.fps)
+            out = np.asarray(self.generator.generate(req))
+            if out.shape != (b - a + 1, *shape) or out.dtype != np.uint8:
+                raise RuntimeError(f"generator {self.generator.name} returned {out.shape} {out.dtype}, "
+                                   f"expected {(b - a + 1, *shape)} uint8")
+            yield out if k == 0 else out[1:]
+            prev_tail, left = out[-1:], right
+
+    def decode_segment(self, start_frame: int, end_frame: int, first: np.ndarray, last: np.ndarray,
+                       caption: str = "", motion_score: float = 0.0,
+                       prev_tail: np.ndarray | None = None) -> np.ndarray:
+        """Frames ``start_frame..end_frame`` inclusive, ``(end - start + 1, H, W, 3)`` uint8."""
+        chunks = list(self.iter_segment(start_frame, end_frame, first, last, caption, motion_score, prev_tail))
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+    @staticmethod
+    def frames_to_emit(segment_frames: np.ndarray, is_first_segment: bool) -> np.ndarray:
+        """The frames of a decoded segment to append to the output (the shared boundary only once)."""
+        return segment_frames if is_first_segment else segment_frames[1:]
+
+
+@dataclass
+class _Plan:
+    boundaries: list[int]
+    frames: dict[int, np.ndarray]  # boundary -> decoded or concealed frame
+    captions: list[str]
+    motion: list[float]
+
+
+class SemanticDecoder:
+    """Decode a whole (possibly incomplete) stream; see the module docstring.
+
+    >>> from lgvsc.backends.classical_generator import FlowInterpolationGenerator
+    >>> from lgvsc.stream import SemanticStream, VideoInfo
+    >>> empty = SemanticStream(video=VideoInfo(64, 32, 24, 1, 12), keyframes=[], segments=[])
+    >>> frames, report = SemanticDecoder(FlowInterpolationGenerator()).decode(empty)
+    >>> frames.shape, int(frames.mean()), report.all_grey
+    ((12, 32, 64, 3), 128, True)
+    """
+
+    def __init__(self, generator: SegmentGenerator, codecs: Mapping[str, KeyframeCodec] | None = None,
+                 max_frames: int = MAX_FRAMES, max_chunk_frames: int = MAX_CHUNK_FRAMES) -> None:
+        self.generator = generator
+        self.codecs = dict(codecs or {})
+        self.max_frames = max_frames
+        self.max_chunk_frames = max_chunk_frames
+
+    def _plan(self, stream: SemanticStream, seg_dec: SegmentDecoder, report: DecodeReport) -> _Plan:
+        v = stream.video
+        n = v.num_frames
+        kf_by_index: dict[int, Keyframe] = {}
+        for kf in stream.keyframes:
+            if 0 <= kf.frame_index < n:
+                kf_by_index.setdefault(kf.frame_index, kf)
+        segs = [s for s in stream.segments if 0 <= s.start_frame < s.end_frame < n]
+        bset = {0, n - 1} | set(kf_by_index)
+        for s in segs:
+            bset |= {s.start_frame, s.end_frame}
+        boundaries = sorted(bset)
+        report.keyframes_expected = boundaries
+        frames: dict[int, np.ndarray] = {}
+        for b in boundaries:
+            kf = kf_by_index.get(b)
+            if kf is None or not kf.data:
+                continue
+            try:
+                frames[b] = seg_dec.decode_keyframe(kf)
+            except ValueError as exc:
+                log.warning("keyframe at frame %d undecodable: %s", b, exc)
+                report.keyframes_undecodable.append(b)
+        report.keyframes_decoded = sorted(frames)
+        decoded = sorted(frames)
+        if not decoded:
+            report.all_grey = True
+            grey = np.full((v.height, v.width, 3), GREY, np.uint8)
+            frames = dict.fromkeys(boundaries, grey)
+        else:
+            for b in boundaries:
+                if b in frames:
+                    continue
+                left = max((d for d in decoded if d < b), default=None)
+                right = min((d for d in decoded if d > b), default=None)
+                if left is not None and right is not None:
+                    frames[b] = interpolate_at(frames[left], frames[right], (b - left) / (right - left))
+                else:
+                    frames[b] = frames[left if left is not None else right].copy()
+                report.keyframes_concealed.append(b)
+        # captions and motion per interval
+        by_span = {(s.start_frame, s.end_frame): s for s in segs}
+        report.segments_expected = max(len(stream.segments), len(boundaries) - 1)
+        captions, motion = [], []
+        prev_caption, prev_motion = "", 0.0
+        for i, (a, b) in enumerate(zip(boundaries, boundaries[1:], strict=False)):
+            seg: Segment | None = by_span.get((a, b))
+            if seg is None:
+                seg = next((s for s in segs if s.start_frame <= a and b <= s.end_frame), None)
+            if seg is None:
+                report.segments_missing.append(i)
+            if seg is not None and seg.caption:
+                prev_caption, prev_motion = seg.caption, float(seg.motion_score)
+            else:
+                report.captions_concealed.append(i)
+                if seg is not None:
+                    prev_motion = float(seg.motion_score)
+            captions.append(prev_caption)
+            motion.append(prev_motion)
+        return _Plan(boundaries, frames, captions, motion)
+
+    def decode_iter(self, stream: SemanticStream) -> tuple[DecodeReport, Iterator[np.ndarray]]:
+        """Plan (decode and conceal keyframes, fill captions), then yield the frames one by one.
+
+        The report is complete when this returns; frames are generated lazily.
+        :raises ValueError: the stream's video info is out of the decoder's bounds.
+        """
+        v = stream.video
+        seg_dec = SegmentDecoder(v, self.generator, self.codecs, self.max_frames, self.max_chunk_frames)
+        report = DecodeReport(num_frames=v.num_frames, fps=v.fps, width=v.width, height=v.height)
+        plan = self._plan(stream, seg_dec, report)
+
+        def frames() -> Iterator[np.ndarray]:
+            bs = plan.boundaries
+            if len(bs) == 1:
+                yield plan.frames[bs[0]]
+                return
+            prev_tail = None
+            for i, (a, b) in enumerate(zip(bs, bs[1:], strict=False)):
+                first_chunk = True
+                for chunk in seg_dec.iter_segment(a, b, plan.frames[a], plan.frames[b], plan.captions[i],
+                                                  plan.motion[i], prev_tail):
+                    if first_chunk and i > 0:
+                        chunk = chunk[1:]  # the shared boundary frame was emitted by the previous segment
+                    first_chunk = False
+                    yield from chunk
+                    if len(chunk):
+                        prev_tail = chunk[-1:]
+
+        return report, frames()
+
+    def decode(self, stream: SemanticStream) -> tuple[np.ndarray, DecodeReport]:
+        """The whole video ``(num_frames, H, W, 3)`` uint8 in memory, and the report."""
+        report, it = self.decode_iter(stream)
+        out = np.stack(list(it))
+        if len(out) != stream.video.num_frames:  # an invariant of the plan; never expected
+            raise RuntimeError(f"decoded {len(out)} frames, expected {stream.video.num_frames}")
+        return out, report
