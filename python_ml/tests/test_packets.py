@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import struct
 
 import pytest
@@ -133,6 +134,11 @@ def test_end_counts_pdus():
     assert events[-1].kind == Kind.END and events[-1].value.pdus_sent == len(pdus)
     _, rep = rx.snapshot()
     assert rep.pdus_received == rep.pdus_expected == len(pdus) and rep.pdus_lost == 0
+    rx2 = Reassembler()
+    _feed_all(rx2, pdus[:3] + pdus[5:])
+    d = rx2.snapshot()[1].to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert d["pdus_lost"] == 2 and d["missing_keyframes"] == [0] and d["complete"] is False
 
 
 # -- reassembler: full delivery -----------------------------------------------------

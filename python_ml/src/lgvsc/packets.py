@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import struct
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 from typing import Any
 
@@ -376,6 +376,15 @@ class MissingReport:
         if self.pdus_expected is None:
             return None
         return max(self.pdus_expected - self.pdus_received, 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for reports (lists instead of tuples, derived fields included)."""
+        d = asdict(self)
+        for k in ("keyframe_indices", "missing_keyframes", "missing_segments"):
+            d[k] = list(d[k])
+        d["complete"] = self.complete
+        d["pdus_lost"] = self.pdus_lost
+        return d
 
 
 @dataclass
