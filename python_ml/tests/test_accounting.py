@@ -77,7 +77,7 @@ def test_presets_match_linksim():
 
 
 def test_ofdm_defaults_burst_cost():
-    phy = PhyDescription()
+    phy = PhyDescription(mtu=96)
     assert (phy.fft_len, phy.cp_len, phy.data_carriers, phy.pilot_carriers) == (64, 16, 48, 4)
     assert phy.pdu_header_bytes == HEADER_SIZE and phy.packet_overhead_bytes == HEADER_SIZE + 4
     # 96 B PDU + CRC32 = 800 bits; QPSK on 48 carriers = 96 bits/symbol -> 9 payload symbols,
@@ -86,7 +86,7 @@ def test_ofdm_defaults_burst_cost():
     assert phy.samples_per_pdu(96) == 12 * 80
     # A 1-byte PDU still costs sync + header + one payload symbol.
     assert phy.samples_per_pdu(1) == 4 * 80
-    gapped = PhyDescription(gap_samples=100, code_rate=0.5, fec_tail_bits=12)
+    gapped = PhyDescription(mtu=96, gap_samples=100, code_rate=0.5, fec_tail_bits=12)
     assert gapped.payload_ofdm_symbols(96) == -(-(1600 + 12) // 96)
     assert gapped.samples_per_pdu(96) == (3 + 17) * 80 + 100
     with pytest.raises(ValueError):
@@ -111,7 +111,7 @@ def test_phy_description_validation(kwargs):
 
 def test_account_stream_both_cbrs():
     s = example_stream(kf_bytes=2000)
-    phy = PhyDescription()
+    phy = PhyDescription(mtu=96)
     r = account_stream(s, "qpsk", 0.5, phy=phy)
     payload = len(stream_to_bytes(s))
     pdus = packetize(s, phy.mtu)
@@ -127,7 +127,7 @@ def test_account_stream_both_cbrs():
 
 
 def test_account_pdus_with_ldpc_block():
-    r = account_pdus(1000, [96] * 3, VIDEO, "16qam", block=(4096, 8192))
+    r = account_pdus(1000, [96] * 3, VIDEO, "16qam", block=(4096, 8192), phy=PhyDescription(mtu=96))
     assert r.channel_symbols == 2 * 8192 // 4 and r.code_rate == 0.5  # 8000 bits -> two blocks
     assert r.on_air_samples == 3 * 960
 
@@ -188,3 +188,15 @@ def test_payload_bits_for_cbr_is_the_inverse(mod, rate, block):
         step = block[0] if block else 1
         assert cbr_for_bits(bits + step, VIDEO, mod, rate, block) > target
     assert payload_bits_for_cbr(6e-4, 576, 320, 240) == 79_626  # ~10 kB per 10 s, QPSK r=1/2
+
+
+def test_ofdm_pdu_tx_preset():
+    phy = PhyDescription.ofdm_pdu_tx()
+    assert (phy.mtu, phy.gap_samples, phy.code_rate, phy.bits_per_symbol) == (1500, 1024, 1.0, 2)
+    # 1500 B + CRC32 = 12,032 bits / 96 per symbol = 126 payload symbols (125.33 rounded up) + 3.
+    assert phy.samples_per_pdu(1500) == 129 * 80 + 1024
+    cc = PhyDescription.ofdm_pdu_tx(mtu=200, fec_mode="cc", payload_mod="16qam")
+    # rate 1/2 tail-biting: 2 * 204 B = 3,264 bits / (48 * 4) = 17 symbols.
+    assert cc.samples_per_pdu(200) == 20 * 80 + 1024
+    with pytest.raises(ValueError, match="fec"):
+        PhyDescription.ofdm_pdu_tx(fec_mode="ldpc")

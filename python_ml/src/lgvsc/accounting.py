@@ -226,7 +226,7 @@ class PhyDescription:
     bits_per_symbol: int = 2
     code_rate: float = 1.0
     fec_tail_bits: int = 0
-    mtu: int = 96
+    mtu: int = 1500
     pdu_header_bytes: int = HEADER_SIZE
     crc_bytes: int = 4
     gap_samples: int = 0
@@ -248,6 +248,41 @@ class PhyDescription:
             raise ValueError("symbol, byte and sample counts must be >= 0")
         if self.mtu <= self.pdu_header_bytes:
             raise ValueError("mtu must exceed the PDU header")
+
+    @classmethod
+    def ofdm_pdu_tx(
+        cls,
+        mtu: int = 1500,
+        gap: int = 1024,
+        fec_mode: str = "none",
+        payload_mod: str = "qpsk",
+        fft_len: int = 64,
+        cp_len: int = 16,
+        data_carriers: int = 48,
+        pilot_carriers: int = 4,
+        sample_rate: float = 1e6,
+    ) -> PhyDescription:
+        """Our ``lgvsc_ofdm_pdu_tx`` hier block (docs/PHY.md), with its defaults.
+
+        It is gr-digital's OFDM chain fed from PDUs: CRC32, optional rate-1/2
+        tail-biting convolutional code (``fec_mode="cc"``, no tail bits), one
+        BPSK header symbol, two sync symbols, and ``gap`` zero samples after
+        every burst.
+        """
+        if fec_mode not in ("none", "cc"):
+            raise ValueError(f"unknown fec mode {fec_mode!r}; choose 'none' or 'cc'")
+        return cls(
+            name=f"lgvsc ofdm_pdu_tx ({payload_mod}, fec {fec_mode})",
+            fft_len=fft_len,
+            cp_len=cp_len,
+            data_carriers=data_carriers,
+            pilot_carriers=pilot_carriers,
+            bits_per_symbol=_bps(payload_mod),
+            code_rate=0.5 if fec_mode == "cc" else 1.0,
+            mtu=mtu,
+            gap_samples=gap,
+            sample_rate=sample_rate,
+        )
 
     @property
     def samples_per_ofdm_symbol(self) -> int:
