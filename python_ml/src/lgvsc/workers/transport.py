@@ -23,6 +23,7 @@ msgpack maps of plain types.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import queue
 import threading
@@ -45,11 +46,17 @@ __all__ = [
     "Counters",
     "open_socket",
     "pack_control",
+    "pack_json",
     "unpack_control",
     "InputThread",
     "OutputThread",
     "RouterThread",
     "put_bounded",
+    "EOS",
+    "CreditServerThread",
+    "PacedPushThread",
+    "stop_all",
+    "stop_authenticators",
 ]
 
 log = logging.getLogger(__name__)
@@ -198,13 +205,26 @@ def pack_control(msg: dict[str, Any]) -> bytes:
     return msgpack.packb(msg, use_bin_type=True)
 
 
-def unpack_control(data: bytes) -> dict[str, Any]:
-    """Parse one msgpack control map with bounded sizes.
+def pack_json(msg: dict[str, Any]) -> bytes:
+    """JSON form of a control message, for radio-side peers (GNU Radio's interpreter has no msgpack)."""
+    return json.dumps(msg, separators=(",", ":")).encode()
 
-    :raises PacketError: not msgpack, too large, or not a map with a string ``op``/keys
+
+def unpack_control(data: bytes) -> dict[str, Any]:
+    """Parse one control map (msgpack, or JSON when it starts with ``{``) with bounded sizes.
+
+    :raises PacketError: not msgpack/JSON, too large, or not a map
     """
     if len(data) > MAX_CONTROL_BYTES:
         raise PacketError(f"control message of {len(data)} bytes exceeds {MAX_CONTROL_BYTES}")
+    if data[:1] == b"{":
+        try:
+            msg = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            raise PacketError(f"control message is not valid JSON: {exc}") from exc
+        if not isinstance(msg, dict):
+            raise PacketError("control message must be a map")
+        return msg
     try:
         msg = msgpack.unpackb(data, raw=False, strict_map_key=True, max_str_len=MAX_CONTROL_BYTES, max_bin_len=MAX_CONTROL_BYTES,
                               max_array_len=4096, max_map_len=256)
@@ -399,3 +419,160 @@ def stop_all(threads: Iterable[_SocketThread]) -> None:
     for t in threads:
         if t.is_alive():
             t.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
+#: Item that marks the end of one stream in a :class:`CreditServerThread` packet queue:
+#: ``(EOS, info_dict)``.
+EOS = "eos"
+
+
+class CreditServerThread(_SocketThread):
+    """Serve PDUs on a ROUTER socket to peers that ask for them with credits.
+
+    Protocol (docs/bridge.md): a peer (semantic_source, a DEALER) sends JSON (or msgpack)
+    ``{"op": "credit", "n": N}``; the server sends at most N messages
+    ``[b"pdu", pmt_bytes]`` in total for those credits, plus ``[b"eos", JSON info]``
+    at the end of a stream (free of credit) and ``[b"hb", JSON state]`` in reply to every
+    credit message (the peer's liveness check). ``packets`` holds ``bytes`` (one serialised
+    PDU) or ``(EOS, info)``; the producer blocks on it when no peer asks: backpressure
+    all the way to the encoder.
+    """
+
+    def __init__(self, sock: zmq.Socket, packets: queue.Queue, counters: Counters,
+                 name: str = "pdu-server", poll_ms: int = 50) -> None:
+        super().__init__(sock, name, counters, poll_ms)
+        self.packets = packets
+        self.credit: dict[bytes, int] = {}
+        self.last_seen: dict[bytes, float] = {}
+        self._pending: Any = None
+        # ROUTER drops messages to unknown peers silently unless told otherwise.
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+
+    #: A peer that sent no credit message for this long is forgotten (it pings every 0.5 s).
+    PEER_TIMEOUT_S = 3.0
+
+    def _expire_peers(self) -> None:
+        now = time.monotonic()
+        for peer in [p for p, t in self.last_seen.items() if now - t > self.PEER_TIMEOUT_S]:
+            self.counters.add("peers_expired")
+            self.counters.add("credit_expired", self.credit.pop(peer, 0))
+            del self.last_seen[peer]
+
+    def _on_request(self, frames: list[bytes]) -> None:
+        ident, body = frames[0], frames[1:]
+        try:
+            if len(body) != 1:
+                raise PacketError(f"credit message must be one frame, got {len(body)}")
+            msg = unpack_control(body[0])
+            n = msg.get("n", 0)
+            if msg.get("op") != "credit" or not isinstance(n, int) or not 0 <= n <= 1_000_000:
+                raise PacketError(f"expected {{'op': 'credit', 'n': 0..1e6}}, got {msg!r:.100}")
+        except PacketError as exc:
+            self.counters.add("malformed")
+            log.warning("%s: bad credit message: %s", self.name, exc)
+            return
+        self.credit[ident] = self.credit.get(ident, 0) + n
+        self.last_seen[ident] = time.monotonic()
+        self.counters.add("credit_received", n)
+        state = {"credit": self.credit[ident], "queued": self.packets.qsize()}
+        self._send([ident, b"hb", pack_json(state)])
+
+    def _send(self, frames: list[bytes]) -> bool:
+        try:
+            self.sock.send_multipart(frames, zmq.NOBLOCK)
+            return True
+        except zmq.Again:
+            return False
+        except zmq.ZMQError as exc:  # EHOSTUNREACH: the peer is gone
+            log.info("%s: peer gone (%s); forgetting its credit", self.name, exc)
+            self.credit.pop(frames[0], None)
+            self.last_seen.pop(frames[0], None)
+            return False
+
+    def _serve(self) -> None:
+        while True:
+            peers = [p for p, c in self.credit.items() if c > 0]
+            if self._pending is None:
+                try:
+                    self._pending = self.packets.get_nowait()
+                except queue.Empty:
+                    return
+            item = self._pending
+            if isinstance(item, tuple) and item and item[0] == EOS:
+                # the end goes to every peer that has asked for data, credit or not
+                for peer in list(self.credit):
+                    self._send([peer, b"eos", pack_json(item[1])])
+                self.counters.add("eos_sent")
+                self._pending = None
+                continue
+            if not peers:
+                return
+            peer = peers[0]
+            if not self._send([peer, b"pdu", item]):
+                if peer in self.credit:  # HWM reached: try later
+                    return
+                continue
+            self.credit[peer] -= 1
+            # rotate so several peers share fairly
+            self.credit[peer] = self.credit.pop(peer)
+            self.counters.add("sent")
+            self._pending = None
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                has_work = any(c > 0 for c in self.credit.values())
+                timeout = 2 if has_work else self.poll_ms
+                if self.sock.poll(timeout, zmq.POLLIN):
+                    while True:
+                        try:
+                            frames = self.sock.recv_multipart(zmq.NOBLOCK)
+                        except zmq.Again:
+                            break
+                        self._on_request(frames)
+                self._expire_peers()
+                self._serve()
+        except zmq.ZMQError as exc:
+            log.debug("%s: socket closed: %s", self.name, exc)
+        finally:
+            self._close()
+
+
+class PacedPushThread(_SocketThread):
+    """Send PDUs from ``packets`` on a PUSH socket at ``rate`` per second (stock
+    gr-zeromq ``pull_msg_source`` peers, which have no flow control). ``(EOS, info)``
+    items are skipped: stock blocks cannot tell an end from a PDU."""
+
+    def __init__(self, sock: zmq.Socket, packets: queue.Queue, counters: Counters, rate: float,
+                 name: str = "pdu-push") -> None:
+        super().__init__(sock, name, counters, 50)
+        if not rate > 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        self.packets, self.period = packets, 1.0 / rate
+
+    def run(self) -> None:
+        next_t = time.monotonic()
+        try:
+            while not self.stopping.is_set():
+                try:
+                    item = self.packets.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                if isinstance(item, tuple):
+                    self.counters.add("eos_sent")
+                    continue
+                delay = next_t - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                next_t = max(next_t + self.period, time.monotonic() - 1.0)
+                while not self.stopping.is_set():
+                    try:
+                        self.sock.send(item, zmq.NOBLOCK)
+                        self.counters.add("sent")
+                        break
+                    except zmq.Again:
+                        self.sock.poll(50, zmq.POLLOUT)
+        except zmq.ZMQError as exc:
+            log.debug("%s: socket closed: %s", self.name, exc)
+        finally:
+            self._close()
