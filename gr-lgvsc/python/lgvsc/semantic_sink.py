@@ -73,7 +73,7 @@ class semantic_sink(gr.basic_block):
     def _handle(self, msg):
         if not (pmt.is_pair(msg) and pmt.is_u8vector(pmt.cdr(msg))):
             self.counters["invalid"] += 1
-            self.logger.warning("semantic_sink: dropped a message that is not a PDU (pair of dict, u8vector)")
+            self.logger.warn("semantic_sink: dropped a message that is not a PDU (pair of dict, u8vector)")  # noqa: G010 - GNU Radio's logger has warn(), not warning()
             return
         wire = pmt.serialize_str(msg)
         with self._lock:
@@ -84,7 +84,7 @@ class semantic_sink(gr.basic_block):
                 now = time.monotonic()
                 if now - self._last_drop_log > 1.0:
                     self._last_drop_log = now
-                    self.logger.warning(f"semantic_sink: decoder worker {self.worker}; queue full, "
+                    self.logger.warn(f"semantic_sink: decoder worker {self.worker}; queue full, "  # noqa: G010 - GNU Radio's logger has warn(), not warning()
                                      f"{self.counters['dropped_queue_full']} PDUs dropped so far")
             self._queue.append(wire)
         self._wake.set()
@@ -149,7 +149,7 @@ class semantic_sink(gr.basic_block):
                     if state and state != self.worker:
                         self.worker = state
                         if state == "disconnected":
-                            self.logger.warning(f"semantic_sink: decoder worker at {self.endpoint} disconnected")
+                            self.logger.warn(f"semantic_sink: decoder worker at {self.endpoint} disconnected")  # noqa: G010 - GNU Radio's logger has warn(), not warning()
                         self._status(state)
                 self._wake.clear()
                 sent_any = False

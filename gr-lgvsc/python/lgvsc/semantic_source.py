@@ -136,7 +136,7 @@ class semantic_source(gr.basic_block):
                 ok = False
             if not ok:
                 self.counters["malformed"] += 1
-                self.logger.warning("semantic_source: dropped a message that is not a PDU")
+                self.logger.warn("semantic_source: dropped a message that is not a PDU")  # noqa: G010 - GNU Radio's logger has warn(), not warning()
                 return
             with self._lock:
                 self._queue.append(msg)
@@ -154,7 +154,7 @@ class semantic_source(gr.basic_block):
             pass
         else:
             self.counters["malformed"] += 1
-            self.logger.warning("semantic_source: unexpected message from the worker")
+            self.logger.warn("semantic_source: unexpected message from the worker")  # noqa: G010 - GNU Radio's logger has warn(), not warning()
 
     def _run(self):
         ctx = zmq.Context()
@@ -223,7 +223,7 @@ class semantic_source(gr.basic_block):
                     with self._lock:
                         self.counters["credit_lost"] += self._outstanding
                         self._outstanding = 0
-                    self.logger.warning(f"semantic_source: encoder worker at {self.endpoint} not answering")
+                    self.logger.warn(f"semantic_source: encoder worker at {self.endpoint} not answering")  # noqa: G010 - GNU Radio's logger has warn(), not warning()
                     self._status("unreachable")
                 if self.status_interval > 0 and now - last_status >= self.status_interval:
                     last_status = now
