@@ -101,10 +101,16 @@ class FeatureCaptioner(Captioner):
         parts = [f"{light} scene", f"mostly {colour_text}"]
         if len(frames) >= 2 and not np.array_equal(first, last):
             ga, gb = to_gray_small(first), to_gray_small(last)
-            flow = dis_flow(ga, gb)
             scale = REFERENCE_WIDTH / ga.shape[1]
+            # global shift by phase correlation (large pans), local motion by DIS flow
+            (sx, sy), response = cv2.phaseCorrelate(ga.astype(np.float32), gb.astype(np.float32),
+                                                    cv2.createHanningWindow(ga.shape[::-1], cv2.CV_32F))
+            flow = dis_flow(ga, gb)
             mag = float(np.mean(np.hypot(flow[..., 0], flow[..., 1]))) * scale
             mean = flow.reshape(-1, 2).mean(axis=0) * scale
+            if response > 0.1 and np.hypot(sx, sy) * scale > max(mag, 8):
+                mean = np.array([sx, sy]) * scale
+                mag = float(np.hypot(sx, sy)) * scale
             # total displacement first -> last, in px of a 576-px-wide frame (the captioner does not know
             # the frame spacing; the per-frame speed travels as the segment's motion score)
             if mag < 8:
