@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""gnuradio.lgvsc: GNU Radio side of LGVSC (generative semantic video over a real PHY).
+
+PHY hier blocks with a PDU interface, one block per module with the same name
+as the class and the GRC id suffix ``lgvsc_<name>`` (see docs/PHY.md).  Other
+blocks in this package (e.g. the ML-worker bridges) are imported on first
+use, ``lgvsc.<name>``, so that one block's optional dependency cannot break
+the PHYs.
+"""
+
+import importlib as _importlib
+
+# from .gmsk_pdu_rx import gmsk_pdu_rx  # noqa: F401
+# from .gmsk_pdu_tx import gmsk_pdu_tx  # noqa: F401
+from .ofdm_pdu_rx import ofdm_pdu_rx  # noqa: F401
+from .ofdm_pdu_tx import ofdm_pdu_tx  # noqa: F401
+
+__all__ = ["ofdm_pdu_tx", "ofdm_pdu_rx"]
+
+
+def __getattr__(name):
+    """Import block ``name`` from module ``.name`` on first access (PEP 562)."""
+    if name.startswith("_"):
+        raise AttributeError(name)
+    try:
+        mod = _importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{__name__}.{name}":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+        raise
+    value = getattr(mod, name, mod)
+    globals()[name] = value
+    return value

@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""TX-side PDU admission: the first block of every LGVSC PHY transmitter."""
+
+import pmt
+from gnuradio import gr
+
+__all__ = ["pdu_guard"]
+
+
+class pdu_guard(gr.basic_block):
+    """Pass valid PDUs, reject the rest with a logged error and a counter.
+
+    A valid PDU is ``pmt.cons(meta, u8vector)`` with 1..mtu bytes.  Metadata is
+    replaced by an empty dict: nothing of it crosses the air, and stray keys
+    would otherwise become stream tags inside the PHY.
+
+    Args:
+        mtu: largest payload in bytes.
+        name: label for log lines.
+
+    Message ports: ``in`` (PDUs), ``out`` (valid PDUs), ``status`` (dict of
+    counters ``tx_pdus``, ``tx_bytes``, ``tx_oversize``, ``tx_empty``,
+    ``tx_malformed`` after every PDU).
+    """
+
+    def __init__(self, mtu=1500, name="phy_tx"):
+        gr.basic_block.__init__(self, name="lgvsc_pdu_guard", in_sig=None, out_sig=None)
+        if int(mtu) < 1:
+            raise ValueError(f"mtu must be >= 1, got {mtu}")
+        self.mtu = int(mtu)
+        self._label = name
+        self.counters = {"tx_pdus": 0, "tx_bytes": 0, "tx_oversize": 0, "tx_empty": 0, "tx_malformed": 0}
+        self.message_port_register_in(pmt.intern("in"))
+        self.message_port_register_out(pmt.intern("out"))
+        self.message_port_register_out(pmt.intern("status"))
+        self.set_msg_handler(pmt.intern("in"), self._handle)
+
+    def _reject(self, counter, text):
+        self.counters[counter] += 1
+        self.logger.error(f"{self._label}: {text}; PDU dropped")
+
+    def _handle(self, msg):
+        if not pmt.is_pair(msg) or not pmt.is_u8vector(pmt.cdr(msg)):
+            self._reject("tx_malformed", "message is not a PDU (pair of dict and u8vector)")
+        else:
+            n = pmt.length(pmt.cdr(msg))
+            if n == 0:
+                self._reject("tx_empty", "empty PDU")
+            elif n > self.mtu:
+                self._reject("tx_oversize", f"PDU of {n} bytes exceeds the MTU of {self.mtu} bytes")
+            else:
+                self.counters["tx_pdus"] += 1
+                self.counters["tx_bytes"] += n
+                self.message_port_pub(pmt.intern("out"), pmt.cons(pmt.make_dict(), pmt.cdr(msg)))
+        self.message_port_pub(pmt.intern("status"), pmt.to_pmt(dict(self.counters)))

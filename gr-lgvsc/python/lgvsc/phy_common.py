@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Shared pieces of the LGVSC PDU PHYs: parameter presets, FEC objects, CRC
+blocks and the two message blocks every PHY uses (``pdu_guard`` on TX,
+``rx_gate`` on RX live in their own files).
+
+Everything that touches samples or bits is a stock gr-digital / gr-fec /
+gr-pdu block; this module only chooses parameters.
+"""
+
+from gnuradio import digital, fec
+
+__all__ = [
+    "CONSTELLATIONS", "CARRIER_PRESETS", "FEC_MODES", "CRC_LEN",
+    "constellation", "carrier_layout", "crc_append", "crc_check",
+    "fec_encoder", "fec_decoder", "coded_len", "reserve_buffers",
+]
+
+# Constellation name -> gr-digital constructor.  Soft-decision LUTs are
+# generated for the coded (soft) receive path.
+CONSTELLATIONS = {
+    "bpsk": digital.constellation_bpsk,
+    "qpsk": digital.constellation_qpsk,
+    "8psk": digital.constellation_8psk,
+    "16qam": digital.constellation_16qam,
+}
+
+CARRIER_PRESETS = ("wifi64", "scaled")
+
+# "none": CRC only.  "cc": rate-1/2 K=7 convolutional code (CCSDS polynomials
+# 109, 79), tail-biting so every PDU is a self-contained frame (gr-fec's
+# async_decoder cannot use streaming mode), Viterbi decoding of soft symbols.
+FEC_MODES = ("none", "cc")
+_CC_K = 7
+_CC_POLYS = [109, 79]
+
+CRC_LEN = 4  # bytes of CRC-32 appended to every PDU before FEC
+
+# Header counter width of gr-digital's packet_header_default/ofdm: 12 bits.
+HEADER_LEN_MAX = 4095
+
+
+def reserve_buffers(blocks_and_items):
+    """Give tagged-stream blocks room for a whole burst.
+
+    gr-digital's tagged-stream blocks need one complete packet in their
+    output buffer; the default (8192 items) is too small for large MTUs.
+    ``blocks_and_items`` is an iterable of ``(block, items_per_packet)``.
+    """
+    for blk, items in blocks_and_items:
+        # The per-port overload: the one-argument form is silently ineffective
+        # for some templated blocks (e.g. chunks_to_symbols_bc in 3.10.5).
+        for port in range(max(1, blk.output_signature().min_streams())):
+            blk.set_min_output_buffer(port, max(8192, 2 * int(items)))
+
+
+def constellation(name):
+    """Return a gr-digital constellation object for ``name`` (see CONSTELLATIONS)."""
+    try:
+        return CONSTELLATIONS[name]()
+    except KeyError:
+        raise ValueError(f"unknown constellation {name!r}; choose one of {sorted(CONSTELLATIONS)}") from None
+
+
+def carrier_layout(preset, fft_len):
+    """Return ``(occupied_carriers, pilot_carriers, pilot_symbols)`` for a preset.
+
+    ``wifi64`` is gr-digital's default (802.11a-like) layout and needs fft_len 64.
+    ``scaled`` keeps the same shape for any fft_len >= 32: a guard band of
+    3/32 of the band on each side, DC unused, 4 pilots at the same relative
+    positions as 802.11a.  For fft_len 64 the two are identical.
+    """
+    from gnuradio.digital import ofdm_txrx  # the stock layout and pilot sequence
+    if preset not in CARRIER_PRESETS:
+        raise ValueError(f"unknown carrier preset {preset!r}; choose one of {CARRIER_PRESETS}")
+    if preset == "wifi64":
+        if fft_len != 64:
+            raise ValueError(f"carrier preset 'wifi64' needs fft_len 64, got {fft_len}")
+        return (ofdm_txrx._def_occupied_carriers, ofdm_txrx._def_pilot_carriers,
+                ofdm_txrx._def_pilot_symbols)
+    if fft_len < 32 or fft_len % 2:
+        raise ValueError(f"carrier preset 'scaled' needs an even fft_len >= 32, got {fft_len}")
+    half = fft_len // 2 - max(1, (3 * fft_len) // 32)
+    p1, p2 = round(half * 7 / 26), round(half * 21 / 26)
+    pilots = (-p2, -p1, p1, p2)
+    occupied = tuple(k for k in list(range(-half, 0)) + list(range(1, half + 1)) if k not in pilots)
+    return (occupied,), (pilots,), ofdm_txrx._def_pilot_symbols
+
+
+def crc_append():
+    """gr-digital CRC-32 (IEEE 802.3, as zlib) appender for PDUs."""
+    return digital.crc_append(32, 0x4C11DB7, 0xFFFFFFFF, 0xFFFFFFFF, True, True, False)
+
+
+def crc_check():
+    """Matching checker: PDUs leave on port ``ok`` (CRC stripped) or ``fail``."""
+    return digital.crc_check(32, 0x4C11DB7, 0xFFFFFFFF, 0xFFFFFFFF, True, True, False, True)
+
+
+def check_fec(mode):
+    if mode not in FEC_MODES:
+        raise ValueError(f"unknown fec mode {mode!r}; choose one of {FEC_MODES}")
+
+
+def coded_len(mode, nbytes):
+    """Bytes on the air for ``nbytes`` of (PDU + CRC) in FEC ``mode``."""
+    check_fec(mode)
+    return nbytes if mode == "none" else 2 * nbytes
+
+
+def fec_encoder(mode, max_bytes):
+    """gr-fec encoder object for ``mode`` (None for "none"), frames up to max_bytes."""
+    check_fec(mode)
+    if mode == "none":
+        return None
+    return fec.cc_encoder_make(8 * max_bytes, _CC_K, 2, _CC_POLYS, 0, fec.CC_TAILBITING)
+
+
+def fec_decoder(mode, max_bytes):
+    """gr-fec soft-input decoder object matching :func:`fec_encoder`."""
+    check_fec(mode)
+    if mode == "none":
+        return None
+    return fec.cc_decoder.make(8 * max_bytes, _CC_K, 2, _CC_POLYS, 0, -1, fec.CC_TAILBITING)
