@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
-    """Paths of the tiny random LLaVA, CLIP and Wan FLF2V checkpoints (saved with ``save_pretrained``)."""
+    """Paths of the tiny random LLaVA, CLIP, Wan FLF2V and LTX checkpoints (saved with ``save_pretrained``)."""
     from lgvsc.testing.tiny_models import build_all
 
     return build_all(tmp_path_factory.mktemp("tiny-hf-models"))
@@ -32,6 +32,15 @@ def tiny_wan(tiny_models):
     from lgvsc.backends.hf_common import load_diffusers_pipeline
 
     pipe, _ = load_diffusers_pipeline(tiny_models["wan_flf2v"], device="cpu", dtype="float32")
+    return pipe
+
+
+@pytest.fixture(scope="session")
+def tiny_ltx(tiny_models):
+    """The tiny LTX-Video condition pipeline loaded once with ``DiffusionPipeline.from_pretrained``."""
+    from lgvsc.backends.hf_common import load_diffusers_pipeline
+
+    pipe, _ = load_diffusers_pipeline(tiny_models["ltx_condition"], device="cpu", dtype="float32")
     return pipe
 
 

@@ -92,10 +92,55 @@ def test_loads_from_folder_and_refuses_non_flf_pipelines(tiny_models):
         def __call__(self, prompt, num_frames=9):
             raise AssertionError("never called")
 
-    with pytest.raises(UserError, match="last_image"):
+    with pytest.raises(UserError, match="first/last-frame conditioning"):
         HFSegmentGenerator(TextToVideo())
 
 
 def test_uncached_hub_id_offline_is_a_user_error():
     with pytest.raises(UserError, match="HF_HUB_OFFLINE"):
         HFSegmentGenerator("Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers")
+
+
+# -- LTX-Video (conditions at frame indices) --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ltx(tiny_ltx):
+    return HFSegmentGenerator(tiny_ltx, num_inference_steps=2, guidance_scale=1.0, max_sequence_length=16)
+
+
+def test_ltx_pipeline_is_recognised_with_its_constraints(ltx, tiny_models):
+    assert ltx.kind == "ltx-condition"
+    assert ltx.multiple == 32 and ltx.temporal_factor == 4
+    g = HFSegmentGenerator(tiny_models["ltx_condition"], device="cpu", dtype="float32", num_inference_steps=1)
+    assert type(g.pipe).__name__ == "LTXConditionPipeline" and g.kind == "ltx-condition"
+
+
+@pytest.mark.parametrize(("n", "n_gen"), [(2, 5), (7, 9)])
+def test_ltx_output_has_exact_length_and_source_size(ltx, request_of, n, n_gen):
+    out = ltx.generate(request_of(n))
+    assert out.shape == (n, 40, 56, 3) and out.dtype == np.uint8
+    assert (ltx.last_call["num_frames"], ltx.last_call["height"], ltx.last_call["width"]) == (n_gen, 32, 64)
+    assert ltx.last_call["tail_frames"] == 0
+    assert ltx.last_call["prompt"] == "a dog runs on a beach, aesthetic score 6.5, motion score 2.5"
+
+
+def test_ltx_conditions_on_the_previous_tail(tiny_ltx, request_of, frames):
+    g = HFSegmentGenerator(tiny_ltx, num_inference_steps=2, guidance_scale=1.0, max_sequence_length=16,
+                           use_prev_tail=True)
+    tail = np.stack(frames[2:5] * 3)  # 9 frames; a video condition keeps k*4+1 of them, at most 4+1
+    with_tail = g.generate(request_of(6, prev_tail=tail))
+    assert with_tail.shape == (6, 40, 56, 3)
+    # 5 tail frames end at the segment's frame 0: 4 + 6 = 10 frames -> 13 generated, the first 4 cut off.
+    assert (g.last_call["tail_frames"], g.last_call["num_frames"]) == (5, 13)
+    without = g.generate(request_of(6))
+    assert g.last_call["tail_frames"] == 0
+    assert not np.array_equal(with_tail, without)
+    g.generate(request_of(6, prev_tail=tail[:3]))  # too short for a video condition: its last frame only
+    assert g.last_call["tail_frames"] == 1
+
+
+def test_wan_uses_only_the_last_tail_frame(tiny_wan, request_of, frames):
+    g = HFSegmentGenerator(tiny_wan, num_inference_steps=1, max_sequence_length=16, use_prev_tail=True)
+    g.generate(request_of(5, prev_tail=np.stack(frames[2:5])))
+    assert g.last_call["tail_frames"] == 1 and g.last_call["num_frames"] == 5

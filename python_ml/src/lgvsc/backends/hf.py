@@ -17,7 +17,7 @@ key                    meaning                                     default
 ``vlm_model``          VLM for both judge and captioner            ``llava-hf/llava-1.5-7b-hf``
 ``judge_model``        VLM for PSSS (overrides ``vlm_model``)      ``vlm_model``
 ``caption_model``      VLM for captions (overrides ``vlm_model``)  ``vlm_model``
-``generator_model``    diffusers first/last-frame pipeline         ``Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers``
+``generator_model``    Wan FLF2V or LTX condition pipeline         ``Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers``
 ``device``             ``cpu``, ``cuda[:N]``, ``mps``, ``auto``    ``auto``
 ``dtype``              ``auto``, ``float32``, ``bfloat16``, ...    ``auto``
 ``description_tokens`` round-1 description length                  64

@@ -3,32 +3,40 @@
 
 The paper's DSA decoder rebuilds each segment at its true length from its two
 boundary keyframes, prompted with the caption, the aesthetic phrase and the
-motion score. Here the pipeline is Wan 2.1 FLF2V (``WanImageToVideoPipeline``
-called with ``image=`` first keyframe and ``last_image=`` last keyframe, e.g.
-``Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers``), loaded with
-``DiffusionPipeline.from_pretrained``.
+motion score, and conditioned on the tail of the previous segment. Two
+diffusers pipeline families are supported, loaded with
+``DiffusionPipeline.from_pretrained`` and told apart by their ``__call__``:
+
+- **Wan 2.1 FLF2V** (``WanImageToVideoPipeline``, e.g.
+  ``Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers``): ``image=`` first keyframe,
+  ``last_image=`` last keyframe.
+- **LTX-Video with conditions** (``LTXConditionPipeline``, e.g.
+  ``Lightricks/LTX-Video-0.9.5``): ``LTXVideoCondition`` items at frame
+  indices: the first keyframe (or the previous segment's tail, as a video
+  condition) at frame 0 and the last keyframe at the last frame.
 
 Per segment of ``F`` frames at ``H x W``:
 
 1. Frame count: the pipeline needs ``F' = k * t + 1`` frames (``t`` = the VAE's
-   temporal factor, 4 for Wan) with ``F' > 1``. ``F'`` is the smallest such
-   count ``>= F``, so the generated motion is only ever thinned, never
-   stretched; it is capped at ``max_frames`` (Wan 2.1 is trained on 81).
+   temporal factor: 4 for Wan, 8 for LTX) with ``F' > 1``. ``F'`` is the
+   smallest such count ``>= F``, so the generated motion is only ever
+   thinned, never stretched; it is capped at ``max_frames``.
 2. Size: height and width must be multiples of the VAE's spatial factor times
-   the patch size (16 for Wan). The keyframes are resized to the working size
-   (``size=`` option, default the source size rounded to the nearest multiple),
-   and the output is resized back to ``H x W``.
+   the patch size (16 for Wan, 32 for LTX). The keyframes are resized to the
+   working size (``size=`` option, default the source size rounded half up to
+   the multiple), and the output is resized back to ``H x W``.
 3. Prompt: ``"<caption>, aesthetic score 6.5, motion score <x>"`` (the paper's).
-4. The ``F'`` generated frames are resampled to exactly ``F`` by linear
+4. The generated frames are resampled to exactly ``F`` by linear
    interpolation in time (first and last frames kept as generated).
 
-Previous-segment tail: Wan 2.1 FLF2V conditions on exactly two images, so it
-cannot take the tail of the previous segment as extra context. With
-``use_prev_tail=True`` the last frame the viewer saw (the previous segment's
-generated tail) replaces the decoded first keyframe as the start image, so
-consecutive segments join without a jump; by default the decoded keyframe is
-used, as the paper's boundary condition. ``paste_keyframes=True`` overwrites
-frame 0 and the last frame with the received keyframes (exact boundaries).
+Previous-segment tail (``use_prev_tail=True``): LTX takes the last
+``t + 1`` frames of the previous segment as a video condition ending at the
+segment's frame 0; they are generated too and cut off the output. Wan 2.1
+FLF2V conditions on exactly two images, so there the last frame the viewer saw
+replaces the decoded first keyframe as the start image (no jump at the join).
+Without a tail, or by default, the decoded first keyframe is the start, as the
+paper's boundary condition. ``paste_keyframes=True`` overwrites frame 0 and
+the last frame with the received keyframes (exact boundaries).
 """
 
 from __future__ import annotations
@@ -106,10 +114,10 @@ def _resize(frame: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 class HFSegmentGenerator(SegmentGenerator):
-    """First/last-frame-conditioned segment generation with a diffusers pipeline (Wan 2.1 FLF2V).
+    """First/last-frame-conditioned segment generation with a diffusers pipeline (Wan 2.1 FLF2V or LTX).
 
     :param model: local folder or hub id of a diffusers pipeline whose ``__call__`` takes ``last_image``
-        (``WanImageToVideoPipeline``), or an already built pipeline object.
+        (``WanImageToVideoPipeline``) or LTX ``conditions`` (``LTXConditionPipeline``), or a built pipeline.
     :param device: ``cpu``, ``cuda[:N]`` or ``auto`` (CUDA when available).
     :param dtype: ``auto`` (bfloat16 on CUDA), ``float32``, ``bfloat16`` or ``float16``.
     :param size: working ``(height, width)``; default the source size rounded to the pipeline's multiple.
@@ -118,7 +126,7 @@ class HFSegmentGenerator(SegmentGenerator):
     :param negative_prompt: negative prompt (None = the pipeline's default of none).
     :param seed: seed of each segment's noise (the same request gives the same segment).
     :param max_frames: cap on the frames generated per call (81 for Wan 2.1); longer segments are resampled.
-    :param use_prev_tail: start from the previous segment's last generated frame (see module docstring).
+    :param use_prev_tail: condition on the previous segment's tail (see module docstring).
     :param paste_keyframes: overwrite the first/last output frames with the received keyframes.
     :param cpu_offload: ``enable_model_cpu_offload`` on CUDA (14B Wan on one 80 GB GPU).
 
@@ -154,17 +162,26 @@ class HFSegmentGenerator(SegmentGenerator):
         else:
             self.pipe, self.device = model, str(getattr(model, "device", "cpu"))
         params = inspect.signature(self.pipe.__call__).parameters
-        if "last_image" not in params:
+        if "last_image" in params:
+            self.kind = "wan-flf2v"
+            self.temporal_factor = int(getattr(self.pipe, "vae_scale_factor_temporal", 4))
+            spatial = int(getattr(self.pipe, "vae_scale_factor_spatial", 8))
+            transformer = getattr(self.pipe, "transformer", None)
+            patch = tuple(getattr(getattr(transformer, "config", None), "patch_size", (1, 2, 2)))
+            self.multiple = spatial * int(patch[-1])
+        elif "conditions" in params and hasattr(self.pipe, "vae_temporal_compression_ratio"):
+            self.kind = "ltx-condition"
+            self.temporal_factor = int(self.pipe.vae_temporal_compression_ratio)
+            spatial = int(getattr(self.pipe, "vae_spatial_compression_ratio", 32))
+            patch = int(getattr(getattr(self.pipe, "transformer", None), "config", {}).get("patch_size", 1))
+            self.multiple = max(32, spatial * patch)  # LTXConditionPipeline.check_inputs wants multiples of 32
+        else:
             raise UserError(
                 f"segment generator pipeline {type(self.pipe).__name__} has no first/last-frame conditioning "
-                "(no last_image argument); use a Wan 2.1 FLF2V pipeline such as "
-                "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers"
+                "(neither last_image nor LTX conditions); use a Wan 2.1 FLF2V pipeline such as "
+                "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers, or an LTXConditionPipeline"
             )
-        self.temporal_factor = int(getattr(self.pipe, "vae_scale_factor_temporal", 4))
-        spatial = int(getattr(self.pipe, "vae_scale_factor_spatial", 8))
-        transformer = getattr(self.pipe, "transformer", None)
-        patch = tuple(getattr(getattr(transformer, "config", None), "patch_size", (1, 2, 2)))
-        self.multiple = spatial * int(patch[-1])
+        self._call_params = set(params)
         if size is not None:
             h, w = size
             if h < self.multiple or w < self.multiple:
@@ -189,29 +206,38 @@ class HFSegmentGenerator(SegmentGenerator):
         # Round half up (not Python's half-to-even), so 40 -> 48 and 56 -> 64 alike.
         return max(m, int(height / m + 0.5) * m), max(m, int(width / m + 0.5) * m)
 
+    def _tail(self, request: SegmentRequest, width: int, height: int) -> list[np.ndarray]:
+        """The previous segment's tail frames to condition on (at the working size), or none."""
+        if not self.use_prev_tail or request.prev_tail is None or len(request.prev_tail) == 0:
+            return []
+        tail = [np.asarray(f, dtype=np.uint8) for f in request.prev_tail]
+        if self.kind == "wan-flf2v":
+            tail = tail[-1:]
+        else:
+            t = self.temporal_factor
+            keep = min(len(tail) - 1, t) // t * t + 1  # a video condition holds k * t + 1 frames
+            tail = tail[-keep:]
+        return [_resize(f, width, height) for f in tail]
+
     def generate(self, request: SegmentRequest) -> np.ndarray:
         """Generate one segment: exactly ``request.num_frames`` frames at the keyframes' size."""
         import torch
 
         src_h, src_w = request.first.shape[:2]
         height, width = self.working_size(src_h, src_w)
-        n_gen = pipeline_frame_count(request.num_frames, self.temporal_factor, self.max_frames)
-        start = request.first
-        if self.use_prev_tail and request.prev_tail is not None and len(request.prev_tail):
-            start = np.asarray(request.prev_tail)[-1]
-            if start.shape != request.first.shape:
-                start = _resize(start, src_w, src_h)
-        first = to_pil(_resize(start, width, height))
+        tail = self._tail(request, width, height)
+        lead = len(tail) - 1 if self.kind == "ltx-condition" and tail else 0  # tail frames before frame 0
+        n_gen = pipeline_frame_count(request.num_frames + lead, self.temporal_factor, self.max_frames)
+        first = to_pil(tail[-1] if tail else _resize(request.first, width, height))
         last = to_pil(_resize(request.last, width, height))
         prompt = segment_prompt(request.caption, request.motion_score)
-        self.last_call = {"prompt": prompt, "num_frames": n_gen, "height": height, "width": width}
+        self.last_call = {"prompt": prompt, "num_frames": n_gen, "height": height, "width": width,
+                          "tail_frames": len(tail)}
         gen_device = "cpu" if str(self.device).startswith("mps") else self.device
         generator = torch.Generator(device=gen_device).manual_seed(self.seed)
-        log.debug("DSA segment: %d frames -> pipeline %d at %dx%d, prompt %r", request.num_frames, n_gen,
-                  width, height, prompt)
+        log.debug("DSA segment: %d frames -> pipeline %d at %dx%d (tail %d), prompt %r", request.num_frames, n_gen,
+                  width, height, len(tail), prompt)
         kwargs: dict[str, Any] = dict(
-            image=first,
-            last_image=last,
             prompt=prompt,
             negative_prompt=self.negative_prompt,
             height=height,
@@ -222,14 +248,24 @@ class HFSegmentGenerator(SegmentGenerator):
             generator=generator,
             output_type="np",
         )
-        if "max_sequence_length" in inspect.signature(self.pipe.__call__).parameters:
+        if self.kind == "wan-flf2v":
+            kwargs.update(image=first, last_image=last)
+        else:
+            from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+            start = (LTXVideoCondition(video=[to_pil(f) for f in tail], frame_index=0) if len(tail) > 1
+                     else LTXVideoCondition(image=first, frame_index=0))
+            kwargs["conditions"] = [start, LTXVideoCondition(image=last, frame_index=n_gen - 1)]
+            if "frame_rate" in self._call_params:
+                kwargs["frame_rate"] = int(round(request.fps))
+        if "max_sequence_length" in self._call_params:
             kwargs["max_sequence_length"] = self.max_sequence_length
         with torch.inference_mode():
             video = self.pipe(**kwargs).frames[0]
         video = np.asarray(video, dtype=np.float32)
         if video.ndim != 4 or video.shape[-1] != 3:
             raise RuntimeError(f"pipeline returned frames of shape {video.shape}, expected (F, H, W, 3)")
-        video = resample_frames(video, request.num_frames)
+        video = resample_frames(video[lead:], request.num_frames)
         out = np.empty((request.num_frames, src_h, src_w, 3), np.uint8)
         for i, f in enumerate(video):
             out[i] = _resize(np.clip(np.rint(f * 255.0), 0, 255).astype(np.uint8), src_w, src_h)

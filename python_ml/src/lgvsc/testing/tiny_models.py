@@ -28,6 +28,7 @@ __all__ = [
     "build_tiny_llava",
     "build_tiny_clip",
     "build_tiny_wan_flf2v",
+    "build_tiny_ltx_condition",
     "build_all",
 ]
 
@@ -320,13 +321,61 @@ def build_tiny_wan_flf2v(path: str | Path, seed: int = 0) -> Path:
     return path
 
 
+def build_tiny_ltx_condition(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random LTX-Video ``LTXConditionPipeline`` (conditions at frame indices) to ``path``.
+
+    Same component classes as ``Lightricks/LTX-Video-0.9.5``: ``AutoencoderKLLTXVideo`` (here 4x spatial and
+    4x temporal compression), ``LTXVideoTransformer3DModel``, ``T5EncoderModel`` with a Unigram ``T5Tokenizer``,
+    flow-matching scheduler.
+    """
+    import torch
+    from diffusers import (
+        AutoencoderKLLTXVideo,
+        FlowMatchEulerDiscreteScheduler,
+        LTXConditionPipeline,
+        LTXVideoTransformer3DModel,
+    )
+    from transformers import T5Config, T5EncoderModel
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tokenizer = _tiny_umt5_tokenizer()
+    torch.manual_seed(seed)
+    transformer = LTXVideoTransformer3DModel(
+        in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=4, attention_head_dim=8,
+        cross_attention_dim=32, num_layers=1, caption_channels=32,
+    )
+    torch.manual_seed(seed)
+    vae = AutoencoderKLLTXVideo(
+        in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8), layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1), spatio_temporal_scaling=(True, True, False, False),
+        decoder_spatio_temporal_scaling=(True, True, False, False), decoder_inject_noise=(False,) * 5,
+        upsample_residual=(False,) * 4, upsample_factor=(1, 1, 1, 1), timestep_conditioning=False,
+        patch_size=1, patch_size_t=1, encoder_causal=True, decoder_causal=False,
+    )
+    torch.manual_seed(seed)
+    text_encoder = T5EncoderModel(
+        T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+                 relative_attention_num_buckets=8, pad_token_id=tokenizer.pad_token_id,
+                 eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id)
+    )
+    pipe = LTXConditionPipeline(
+        transformer=transformer, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(), text_encoder=text_encoder,
+        tokenizer=tokenizer,
+    )
+    pipe.save_pretrained(path, safe_serialization=True)
+    return path
+
+
 def build_all(root: str | Path, seed: int = 0) -> dict[str, Path]:
-    """Build every tiny model under ``root``: keys ``llava``, ``clip``, ``wan_flf2v``."""
+    """Build every tiny model under ``root``: keys ``llava``, ``clip``, ``wan_flf2v``, ``ltx_condition``."""
     root = Path(root)
     return {
         "llava": build_tiny_llava(root / "tiny-llava", seed),
         "clip": build_tiny_clip(root / "tiny-clip", seed),
         "wan_flf2v": build_tiny_wan_flf2v(root / "tiny-wan-flf2v", seed),
+        "ltx_condition": build_tiny_ltx_condition(root / "tiny-ltx-condition", seed),
     }
 
 
