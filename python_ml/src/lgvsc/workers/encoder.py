@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Encoder worker: jobs in on the control socket, semantic packet PDUs out with credit flow control.
+
+Control ops (msgpack or JSON maps, besides ping/status/shutdown):
+
+- ``{"op": "job", "video": PATH, "mtu": 1200, "stream_id": 0, "encoder": {...EncoderConfig fields}}``
+  encodes a video (read and normalised with :func:`lgvsc.video.read_video`) and queues its PDUs;
+- ``{"op": "job", "synthetic": N, "size": BYTES}``: N PDUs of test payload (benchmarks, tests).
+
+The reply comes at once (``{"ok": true, "job": id}``); progress and the end go out as status
+events (``job_started``, ``job_encoded``, ``job_done``, ``job_failed``). PDUs wait in a bounded
+queue that the ``pdu_out`` ROUTER (:class:`~lgvsc.workers.transport.CreditServerThread`) drains
+only as fast as semantic_source grants credit; a full queue pauses the job, not the worker.
+Backends are built once (:func:`lgvsc.profiles.build_backends`).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from lgvsc.pmt_codec import encode_pdu
+from lgvsc.workers.base import Worker, WorkerOptions
+from lgvsc.workers.transport import EOS, CreditServerThread, PacedPushThread, open_socket
+
+__all__ = ["EncoderWorker", "DEFAULT_MTU"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MTU = 1200
+MAX_SYNTHETIC = 1_000_000
+
+
+class EncoderWorker(Worker):
+    """Serve encode jobs; see the module docstring.
+
+    :param pdu_out: ROUTER endpoint for semantic_source (credit-based); ``None`` for none
+    :param push: PUSH endpoint paced at ``rate`` for stock gr-zeromq ``pull_msg_source``
+    :param job: a video to encode at start-up
+    """
+
+    kind = "encode"
+
+    def __init__(self, options: WorkerOptions, pdu_out: str | None = "tcp://127.0.0.1:*",
+                 push: str | None = None, rate: float = 200.0, profile: str = "classical",
+                 job: Path | None = None, mtu: int | None = None) -> None:
+        super().__init__(options)
+        if pdu_out is None and push is None:
+            from lgvsc.errors import UserError
+
+            raise UserError("the encoder needs --pdu-out or --push")
+        self.pdu_out, self.push, self.rate, self.profile = pdu_out, push, rate, profile
+        self.packets: queue.Queue = queue.Queue(maxsize=options.queue_depth)
+        self.mtu = mtu or DEFAULT_MTU
+        self._backends = None
+        self._jobs: list[dict[str, Any]] = []
+        self._current: Iterator[bytes | tuple] | None = None
+        self._current_id = 0
+        self._pending: bytes | tuple | None = None
+        self._next_id = 1
+        self.jobs_done = 0
+        if job is not None:
+            self._jobs.append({"op": "job", "video": str(job), "mtu": self.mtu, "id": 0})
+
+    def open_data(self) -> None:
+        if self.pdu_out:
+            sock = self.bind(zmq.ROUTER, self.pdu_out, "pdu_out", hwm=self.options.queue_depth)
+            self.threads.append(CreditServerThread(sock, self.packets, self.counters, name="encode-pdu"))
+        if self.push:
+            sock, actual = open_socket(self.ctx, zmq.PUSH, self.push, curve=self.options.curve,
+                                       allow_insecure_remote=self.options.allow_insecure_remote)
+            self.endpoints["push"] = actual
+            self.threads.append(PacedPushThread(sock, self.packets, self.counters, self.rate, name="encode-push"))
+
+    # ---------------------------------------------------------------- backends
+    @property
+    def backends(self):
+        if self._backends is None:
+            from lgvsc.profiles import build_backends
+
+            self._backends = build_backends(self.profile)
+        return self._backends
+
+    # ---------------------------------------------------------------- control
+    def handle_control(self, msg: dict[str, Any]) -> dict[str, Any]:
+        if msg.get("op") != "job":
+            return super().handle_control(msg)
+        if "synthetic" in msg:
+            n, size = msg.get("synthetic"), msg.get("size", 100)
+            if not (isinstance(n, int) and 0 <= n <= MAX_SYNTHETIC and isinstance(size, int) and 1 <= size <= 65535):
+                return {"ok": False, "error": f"synthetic job needs 0..{MAX_SYNTHETIC} PDUs of 1..65535 bytes"}
+        else:
+            video = msg.get("video")
+            if not isinstance(video, str) or not Path(video).is_file():
+                return {"ok": False, "error": f"video not found: {video!r}"}
+            mtu = msg.get("mtu", self.mtu)
+            if not isinstance(mtu, int) or not 32 <= mtu <= 65535:
+                return {"ok": False, "error": f"mtu must be an int in 32..65535, got {mtu!r}"}
+        job = dict(msg, id=self._next_id)
+        self._next_id += 1
+        self._jobs.append(job)
+        return {"ok": True, "job": job["id"], "queued_jobs": len(self._jobs)}
+
+    # ---------------------------------------------------------------- jobs
+    def _synthetic(self, job: dict[str, Any]) -> Iterator[bytes | tuple]:
+        n, size = job["synthetic"], job.get("size", 100)
+        for i in range(n):
+            yield encode_pdu({"seq": i}, (i.to_bytes(4, "big") * (size // 4 + 1))[:size])
+        yield (EOS, {"job": job["id"], "pdus": n})
+
+    def _video(self, job: dict[str, Any]) -> Iterator[bytes | tuple]:
+        from lgvsc.encoder import EncoderConfig, SemanticEncoder
+        from lgvsc.packets import packetize
+        from lgvsc.video import read_video
+
+        clip = read_video(job["video"])
+        self.publish("job_started", job=job["id"], video=job["video"], frames=int(clip.num_frames))
+        cfg = EncoderConfig(**{**(job.get("encoder") or {}), "stream_id": int(job.get("stream_id", 0))})
+        stream = SemanticEncoder(self.backends, cfg).encode(clip)
+        pdus = packetize(stream, int(job.get("mtu", self.mtu)))
+        payload_bytes = sum(len(p) for p in pdus)
+        self.publish("job_encoded", job=job["id"], pdus=len(pdus), payload_bytes=payload_bytes,
+                     keyframes=len(stream.keyframes), segments=len(stream.segments))
+        for p in pdus:
+            yield encode_pdu({}, p)
+        yield (EOS, {"job": job["id"], "pdus": len(pdus), "payload_bytes": payload_bytes})
+
+    def step(self, timeout: float) -> None:
+        if self._pending is None:
+            if self._current is None:
+                if not self._jobs:
+                    self.shutdown.wait(timeout)
+                    return
+                job = self._jobs.pop(0)
+                self._current_id = job["id"]
+                self._current = self._synthetic(job) if "synthetic" in job else self._video(job)
+            try:
+                self._pending = next(self._current)
+            except StopIteration:
+                self._current = None
+                return
+            except Exception as exc:  # noqa: BLE001 - a failed job must not kill the worker
+                log.exception("job %s failed", self._current_id)
+                self.counters.add("jobs_failed")
+                self.publish("job_failed", job=self._current_id, error=f"{type(exc).__name__}: {exc}")
+                self._current = None
+                return
+        try:
+            self.packets.put(self._pending, timeout=timeout)
+        except queue.Full:
+            return
+        if isinstance(self._pending, tuple):
+            self.jobs_done += 1
+            self.publish("job_done", **{**self._pending[1], "job": self._current_id})
+        else:
+            self.counters.add("pdus_queued")
+        self._pending = None
+
+    def status(self) -> dict[str, Any]:
+        return {**super().status(), "jobs_waiting": len(self._jobs), "jobs_done": self.jobs_done,
+                "job_running": self._current_id if self._current is not None else None,
+                "pdus_waiting": self.packets.qsize()}
