@@ -100,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
         worker = EncoderWorker(options, pdu_out=_none(args.pdu_out), push=args.push, rate=args.rate,
                                profile=args.profile, job=args.job, mtu=args.mtu)
     else:
-        from lgvsc.workers.decoder import DecoderWorker
+        try:
+            from lgvsc.workers.decoder import DecoderWorker
+        except ModuleNotFoundError as exc:  # not written yet (see docs/bridge.md)
+            raise UserError("the decoder worker is not available in this build") from exc
 
         worker = DecoderWorker(options, pdu_in=args.pdu_in, output=args.output, profile=args.profile,
                                exit_on_end=args.exit_on_end)
