@@ -169,3 +169,16 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_hf_profile_is_lazy_and_keeps_classical_codec_and_motion():
+    be = build_backends("hf", device="cpu")
+    assert be.profile == "hf" and be.keyframe_codec.codec_id == "webp" and be.motion.name == "dis"
+    assert be.judge._mapping.loaded() == []  # nothing loaded until used
+
+
+def test_unknown_profile_is_a_user_error():
+    from lgvsc.errors import UserError
+
+    with pytest.raises(UserError, match="profile"):
+        build_backends("quantum")

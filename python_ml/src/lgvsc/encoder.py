@@ -45,11 +45,12 @@ MIN_KEYFRAME_BYTES = 400
 MAX_KEYFRAME_BYTES = 4000
 
 
-def payload_bytes_for_cbr(cbr: float, width: int, height: int, num_frames: int, bits_per_symbol: int = 2,
+def payload_bytes_for_cbr(cbr: float, width: int, height: int, num_frames: int, modulation: str = "qpsk",
                           code_rate: float = 0.5) -> int:
-    """Payload bytes that give ``cbr`` = channel symbols / (3·H·W·F) at the given modulation and code rate."""
-    symbols = cbr * 3 * width * height * num_frames
-    return int(symbols * bits_per_symbol * code_rate // 8)
+    """Payload bytes whose paper CBR (channel symbols / (3·H·W·F)) is at most ``cbr``."""
+    from lgvsc.accounting import payload_bits_for_cbr
+
+    return payload_bits_for_cbr(cbr, width, height, num_frames, modulation, code_rate) // 8
 
 
 @dataclass
