@@ -3,8 +3,10 @@
 
 Control ops (msgpack or JSON maps, besides ping/status/shutdown):
 
-- ``{"op": "job", "video": PATH, "mtu": 1200, "stream_id": 0, "encoder": {...EncoderConfig fields}}``
-  encodes a video (read and normalised with :func:`lgvsc.video.read_video`) and queues its PDUs;
+- ``{"op": "job", "video": PATH, "mtu": 1200, "stream_id": 0, "encoder": {...EncoderConfig fields},
+  "video_options": {"width", "height", "fps", "fit"}, "stream_out": DIR}`` encodes a video (read and
+  normalised with :func:`lgvsc.video.read_video`) and queues its PDUs; with ``stream_out`` the
+  stream sent is also saved there as ``stream.lgvs`` (binary) and ``stream.json``;
 - ``{"op": "job", "synthetic": N, "size": BYTES}``: N PDUs of test payload (benchmarks, tests).
 
 The reply comes at once (``{"ok": true, "job": id}``); progress and the end go out as status
@@ -118,10 +120,12 @@ class EncoderWorker(Worker):
         from lgvsc.packets import packetize
         from lgvsc.video import read_video
 
-        clip = read_video(job["video"])
+        clip = read_video(job["video"], **(job.get("video_options") or {}))
         self.publish("job_started", job=job["id"], video=job["video"], frames=int(clip.num_frames))
         cfg = EncoderConfig(**{**(job.get("encoder") or {}), "stream_id": int(job.get("stream_id", 0))})
         stream = SemanticEncoder(self.backends, cfg).encode(clip)
+        if job.get("stream_out"):
+            self._save_stream(stream, Path(job["stream_out"]))
         pdus = packetize(stream, int(job.get("mtu", self.mtu)))
         payload_bytes = sum(len(p) for p in pdus)
         self.publish("job_encoded", job=job["id"], pdus=len(pdus), payload_bytes=payload_bytes,
@@ -129,6 +133,17 @@ class EncoderWorker(Worker):
         for p in pdus:
             yield encode_pdu({}, p)
         yield (EOS, {"job": job["id"], "pdus": len(pdus), "payload_bytes": payload_bytes})
+
+    @staticmethod
+    def _save_stream(stream, out_dir: Path) -> None:
+        """Keep what was sent (binary + JSON) for the caller's report; written atomically."""
+        from lgvsc.wire import stream_to_bytes
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, data in (("stream.lgvs", stream_to_bytes(stream)), ("stream.json", stream.to_json().encode())):
+            tmp = out_dir / f".{name}.tmp"
+            tmp.write_bytes(data)
+            tmp.replace(out_dir / name)
 
     def step(self, timeout: float) -> None:
         if self._pending is None:
