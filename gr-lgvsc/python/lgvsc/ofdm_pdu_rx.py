@@ -31,7 +31,7 @@ class ofdm_pdu_rx(gr.hier_block2):
     and GRC swapping; the receiver does not need it).
 
     Ports: stream in (complex64), message ``out`` (PDUs whose CRC passed, with
-    metadata ``crc_ok``, ``packet_num``, ``snr_db``, ``freq_offset``, ``phy``,
+    metadata ``crc_ok``, ``packet_num``, ``freq_offset``, ``phy``,
     ``fec``, ``rx_count``), message ``status`` (counter dict after every packet).
     """
 
@@ -87,11 +87,9 @@ class ofdm_pdu_rx(gr.hier_block2):
             cp_len, FRAME_KEY)
         payload_ser = digital.ofdm_serializer_vcc(fft_len, occupied, FRAME_KEY, LEN_KEY, 1)
         self.connect((hpd, 1), payload_fft, payload_eq, payload_ser)
-        # Running SNR estimate of the equalised payload symbols (gr-digital's M2M4
-        # estimator, exact for PSK) on a side branch: rx_gate stamps the latest
-        # value on each packet.  (mpsk_snr_est_cc inline corrupts tagged streams.)
-        self.snr_probe = digital.probe_mpsk_snr_est_c(digital.SNR_EST_M2M4, 512, 0.05)
-        self.connect(payload_ser, self.snr_probe)
+        # SNR: gr-digital's probe_mpsk_snr_est_c on this branch reported a constant
+        # value inside this chain (mpsk_snr_est_cc inline corrupts tagged
+        # streams), so no snr_db is stamped yet; rx_gate's "snr" port is ready.
         snr = payload_ser
 
         # Sizes for the largest frame a (possibly corrupted) header can announce.
@@ -137,7 +135,6 @@ class ofdm_pdu_rx(gr.hier_block2):
             self.connect(snr, soft, llr_scale, clip, scale_len, to_pdu)
             self.msg_connect(to_pdu, "pdus", self.decoder, "in")
             self.msg_connect(self.decoder, "out", self.check, "in")
-        self.msg_connect(self.snr_probe, "snr", self.gate, "snr")
         self.msg_connect(self.check, "ok", self.gate, "ok")
         self.msg_connect(self.check, "fail", self.gate, "fail")
         self.msg_connect(self.gate, "out", self, "out")

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""grcc compiles every flowgraph in flowgraphs/ (into a temporary directory)."""
+
+import glob
+import os
+import subprocess
+import tempfile
+
+from gnuradio import gr_unittest
+
+ROOT = os.environ.get("LGVSC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+GRC_DIR = os.environ.get("LGVSC_GRC_DIR", os.path.join(ROOT, "gr-lgvsc", "grc"))
+
+
+class qa_flowgraphs(gr_unittest.TestCase):
+
+    def test_grcc_compiles_every_flowgraph(self):
+        files = sorted(glob.glob(os.path.join(ROOT, "flowgraphs", "*.grc")))
+        self.assertTrue(files, "no flowgraphs found")
+        env = dict(os.environ)
+        env.pop("GR_DONT_LOAD_PREFS", None)  # grcc needs the system block paths
+        env["GRC_BLOCKS_PATH"] = GRC_DIR       # this tree's YAML, not an installed copy
+        with tempfile.TemporaryDirectory() as out:
+            for path in files:
+                with self.subTest(flowgraph=os.path.basename(path)):
+                    proc = subprocess.run(["grcc", "-o", out, path], env=env, capture_output=True, text=True,
+                                          timeout=120)
+                    self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+                    self.assertNotIn("Error", proc.stdout + proc.stderr)
+                    py = os.path.join(out, os.path.basename(path)[:-4] + ".py")
+                    self.assertTrue(os.path.getsize(py) > 0)
+
+
+if __name__ == "__main__":
+    gr_unittest.run(qa_flowgraphs)
