@@ -182,3 +182,14 @@ def test_unknown_profile_is_a_user_error():
 
     with pytest.raises(UserError, match="profile"):
         build_backends("quantum")
+
+
+def test_lost_keyframe_between_two_scenes_is_copied_not_blended(backends):
+    d = drawn_scene(num_frames=72, cuts=(30,), speed=1.0)
+    s = SemanticEncoder(backends, EncoderConfig(method="skim", skim_count=4, keyframe_bytes=3000)).encode(
+        VideoClip(d.frames, d.fps))
+    assert s.keyframe_indices() == [0, 24, 47, 71]
+    s.keyframes[1].data = b""  # frame 24: neighbours 0 (scene A) and 47 (scene B); 0 is not nearer
+    frames, report = SemanticDecoder(backends.generator).decode(s)
+    assert report.keyframes_concealed == [24]
+    assert np.array_equal(frames[24], frames[47])  # the nearer neighbour (23 frames away vs 24), exactly

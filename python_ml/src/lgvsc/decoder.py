@@ -6,7 +6,8 @@ and frame rate, whatever was lost:
 
 * a keyframe that is missing or undecodable is **concealed from its
   neighbours** (the flow-interpolated frame at its position between the
-  nearest decoded keyframes on each side, or a copy of the only one there is);
+  nearest decoded keyframes on each side; a copy of the nearer one when the
+  classical judge sees a cut between them, or of the only one there is);
 * a segment whose caption (or whole metadata) is missing takes the **caption
   and motion score of the previous segment**;
 * with no decodable keyframe at all the video is **mid-grey** (value 128).
@@ -45,6 +46,7 @@ GREY = 128
 MAX_FRAMES = 24 * 3600 * 2  # two hours at 24 fps
 MAX_PIXELS = 4096 * 4096
 MAX_CHUNK_FRAMES = 240  # a longer segment is generated in chunks (bounded memory)
+CUT_THRESHOLD = 0.35  # classical S_rel above which two keyframes are different scenes
 
 
 @dataclass
@@ -195,6 +197,14 @@ class SemanticDecoder:
         self.codecs = dict(codecs or {})
         self.max_frames = max_frames
         self.max_chunk_frames = max_chunk_frames
+        self._cut_judge = None
+
+    def _is_cut(self, a: np.ndarray, b: np.ndarray) -> bool:
+        if self._cut_judge is None:
+            from lgvsc.backends.classical_judge import ClassicalJudge
+
+            self._cut_judge = ClassicalJudge()
+        return self._cut_judge.score(a, b) > CUT_THRESHOLD
 
     def _plan(self, stream: SemanticStream, seg_dec: SegmentDecoder, report: DecodeReport) -> _Plan:
         v = stream.video
@@ -231,8 +241,10 @@ class SemanticDecoder:
                     continue
                 left = max((d for d in decoded if d < b), default=None)
                 right = min((d for d in decoded if d > b), default=None)
-                if left is not None and right is not None:
+                if left is not None and right is not None and not self._is_cut(frames[left], frames[right]):
                     frames[b] = interpolate_at(frames[left], frames[right], (b - left) / (right - left))
+                elif left is not None and right is not None:  # a cut between them: no ghostly blend
+                    frames[b] = frames[left if b - left <= right - b else right].copy()
                 else:
                     frames[b] = frames[left if left is not None else right].copy()
                 report.keyframes_concealed.append(b)
