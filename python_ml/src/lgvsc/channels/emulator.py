@@ -96,10 +96,10 @@ class ChannelEmulator:
     # -- processing (no sockets; also usable directly) --------------------------------------------
     def process(self, x: np.ndarray) -> np.ndarray:
         """Channel + noise for the next samples of the stream."""
+        x = np.require(np.asarray(x, dtype=np.complex64), requirements=["C", "W"])
         y = self.channel.process(x)
         with torch.no_grad():
-            return self.noise(torch.from_numpy(np.ascontiguousarray(x, dtype=np.complex64)),
-                              torch.from_numpy(y)).numpy()
+            return self.noise(torch.from_numpy(x), torch.from_numpy(y)).numpy()
 
     def _enqueue(self, y: np.ndarray) -> None:
         if len(self._pending) >= self.max_pending:

@@ -284,7 +284,7 @@ class StreamingChannel:
     # -- stream ------------------------------------------------------------------------------------
     def process(self, x: np.ndarray) -> np.ndarray:
         """Channel output for the next ``len(x)`` input samples (complex64 in, complex64 out)."""
-        x = np.ascontiguousarray(x, dtype=np.complex64).ravel()
+        x = np.require(np.asarray(x, dtype=np.complex64).ravel(), requirements=["C", "W"])
         m = x.size
         if m == 0:
             return x.copy()
