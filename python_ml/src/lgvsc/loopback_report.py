@@ -1,0 +1,224 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Scores a loopback run and writes what a person looks at: videos, plots, a Markdown report.
+
+Every number written here is measured in this run: quality is computed on the
+reconstruction as written to ``reconstruction.mp4`` (what a viewer sees), CBR from
+the stream actually sent and the samples the flowgraph actually transmitted.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from lgvsc import __version__
+
+__all__ = ["score_and_render", "write_report", "sample_frame_grid"]
+
+
+def _code_rate(fec: str) -> float:
+    return 0.5 if fec == "cc" else 1.0  # gr-fec rate-1/2 convolutional code (docs/PHY.md)
+
+
+def sample_frame_grid(source: np.ndarray, recon: np.ndarray, indices: list[int], path: Path,
+                      max_width: int = 320) -> Path:
+    """PNG grid: one row per frame index, source | reconstruction, labelled."""
+    h, w = source.shape[1:3]
+    scale = min(1.0, max_width / w)
+    tw, th = max(1, int(w * scale)), max(1, int(h * scale))
+    label_h, gap = 16, 4
+    grid = Image.new("RGB", (2 * tw + 3 * gap, len(indices) * (th + label_h + gap) + gap), (255, 255, 255))
+    draw = ImageDraw.Draw(grid)
+    for row, i in enumerate(indices):
+        y = gap + row * (th + label_h + gap)
+        for col, (name, clip) in enumerate((("source", source), ("reconstruction", recon))):
+            x = gap + col * (tw + gap)
+            draw.text((x, y), f"{name}, frame {i}", fill=(0, 0, 0))
+            grid.paste(Image.fromarray(clip[i]).resize((tw, th), Image.BILINEAR), (x, y + label_h))
+    grid.save(path)
+    return path
+
+
+def _pick_frames(num_frames: int, keyframes: list[int]) -> list[int]:
+    """A keyframe, the middle of the longest segment, and the end: where DSA is tested hardest."""
+    picks = {0, num_frames - 1}
+    if len(keyframes) >= 2:
+        spans = sorted(zip(keyframes[:-1], keyframes[1:], strict=False), key=lambda ab: ab[1] - ab[0])
+        a, b = spans[-1]
+        picks.add((a + b) // 2)
+        picks.add(a + (b - a) // 4)
+    else:
+        picks.add(num_frames // 2)
+    return sorted(p for p in picks if 0 <= p < num_frames)[:4]
+
+
+def score_and_render(cfg, source, staging: Path, finish: dict[str, Any], link: dict[str, Any]) -> dict[str, Any]:
+    """Read the decoder's video, score it against ``source`` and render videos and plots into ``staging``."""
+    from lgvsc.accounting import PhyDescription, account_stream, cbr, source_values
+    from lgvsc.metrics.quality import frame_quality
+    from lgvsc.plots import plot_frame_quality, plot_keyframe_timeline, side_by_side
+    from lgvsc.video import read_video, write_video
+    from lgvsc.wire import stream_from_bytes
+
+    recon_path = Path(finish["video"])
+    shutil.copyfile(recon_path, staging / "reconstruction.mp4")
+    dec_report_path = Path(finish["report"])
+    decoder_report = json.loads(dec_report_path.read_text())
+    shutil.copyfile(dec_report_path, staging / "decode_report.json")
+
+    recon = read_video(recon_path, width=None, height=None, fps=None).frames
+    src = source.frames
+    length_ok = recon.shape == src.shape
+    n = min(len(src), len(recon))
+    if recon.shape[1:] != src.shape[1:]:
+        raise ValueError(f"reconstruction geometry {recon.shape[1:]} differs from the source {src.shape[1:]}")
+    q = frame_quality(src[:n], recon[:n])
+
+    stream = stream_from_bytes((staging / "stream.lgvs").read_bytes())
+    kf_sent = stream.keyframe_indices()
+    dec = decoder_report.get("decode", decoder_report)
+    kf_decoded = list(dec.get("keyframes_decoded", []))
+    kf_concealed = list(dec.get("keyframes_concealed", []))
+
+    write_video(staging / "side_by_side.mp4", side_by_side(src[:n], recon[:n]), source.fps)
+    plot_frame_quality(q.psnr, q.ssim, kf_sent, staging / "frame_quality.png",
+                       title=f"{cfg.video.name}: {cfg.phy.upper()} {cfg.fec}, {cfg.channel} {cfg.snr_db:g} dB")
+    plot_keyframe_timeline(len(src), {f"sent ({stream.method.upper()})": kf_sent, "decoded": kf_decoded},
+                           staging / "keyframe_timeline.png", lost={"decoded": kf_concealed}, fps=float(source.fps))
+    sample_frame_grid(src[:n], recon[:n], _pick_frames(n, kf_sent), staging / "frames.png")
+
+    modulation = "qpsk" if cfg.phy == "ofdm" else "bpsk"
+    phy_info = link.get("phy", {})
+    if cfg.phy == "ofdm":
+        phy = PhyDescription.ofdm_pdu_tx(mtu=cfg.mtu, gap=int(phy_info.get("gap", 1024)), fec_mode=cfg.fec,
+                                         sample_rate=cfg.samp_rate)
+    else:
+        phy = PhyDescription(name=f"lgvsc {cfg.phy}_pdu_tx (modelled as OFDM for reference)", mtu=cfg.mtu)
+    acc = account_stream(stream, modulation=modulation, code_rate=_code_rate(cfg.fec), phy=phy)
+    v = stream.video
+    samples_tx = int(link.get("samples_tx", 0))
+    cbr_info = {
+        "payload_bytes": acc.payload_bytes,
+        "cbr_paper": acc.cbr_paper,
+        "cbr_paper_modulation": modulation,
+        "cbr_paper_code_rate": acc.code_rate,
+        "cbr_on_air_measured": cbr(samples_tx, v.width, v.height, v.num_frames) if samples_tx else None,
+        "cbr_on_air_model": acc.cbr_on_air,
+        "samples_tx": samples_tx,
+        "source_values": source_values(v.width, v.height, v.num_frames),
+        "cbr_paper_full_system_reference": "6.1-6.6e-4 (paper)",
+    }
+    return {
+        "version": __version__,
+        "config": {k: (str(val) if isinstance(val, Path) else val) for k, val in vars(cfg).items()},
+        "video": {"name": cfg.video.name, "width": v.width, "height": v.height, "fps": v.fps,
+                  "num_frames": v.num_frames, "reconstruction_frames": int(len(recon)), "full_length": length_ok},
+        "stream": {"method": stream.method, "keyframes": kf_sent, "segments": len(stream.segments),
+                   "captions": [s.caption for s in stream.segments],
+                   "motion_scores": [s.motion_score for s in stream.segments]},
+        "link": link,
+        "decoder": {k: val for k, val in decoder_report.items() if k != "stream"},
+        "quality": {"psnr_mean_db": q.mean_psnr, "psnr_min_db": float(np.min(q.psnr)),
+                    "ssim_mean": q.mean_ssim, "ssim_min": float(np.min(q.ssim))},
+        "per_frame": {"psnr_db": [round(float(x), 3) for x in q.psnr], "ssim": [round(float(x), 4) for x in q.ssim]},
+        "cbr": cbr_info,
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+    }
+
+
+def _fmt(x: Any, spec: str = ".3g") -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, float):
+        return format(x, spec)
+    return str(x)
+
+
+def write_report(cfg, staging: Path, result: dict[str, Any]) -> None:
+    """``report.json`` (everything) and ``report.md`` (for people, embeds the PNGs)."""
+    (staging / "report.json").write_text(json.dumps(result, indent=2, default=str))
+    link, dec, c, q, v = result["link"], result["decoder"], result["cbr"], result["quality"], result["video"]
+    decode = dec.get("decode", dec)
+    missing = dec.get("missing", {})
+    lines = [
+        f"# LGVSC loopback: {v['name']}",
+        "",
+        f"{v['num_frames']} frames, {v['width']}x{v['height']} @ {v['fps']:g} fps → "
+        f"{cfg.method.upper()} semantic stream → {cfg.phy.upper()} PHY (FEC {cfg.fec}) → "
+        f"{cfg.channel} channel at {cfg.snr_db:g} dB → {cfg.profile} decoder.",
+        "",
+        f"Reconstruction: **{v['reconstruction_frames']} frames** "
+        f"({'full length' if v['full_length'] else 'LENGTH MISMATCH'}); "
+        f"mean PSNR **{q['psnr_mean_db']:.2f} dB** (min {q['psnr_min_db']:.2f}), "
+        f"mean SSIM **{q['ssim_mean']:.3f}** (min {q['ssim_min']:.3f}).",
+        "",
+        "Files: `reconstruction.mp4`, `side_by_side.mp4` (source left, reconstruction right), "
+        "`stream.json` (the semantic stream sent), `decode_report.json`, `report.json`.",
+        "",
+        "![sample frames](frames.png)",
+        "",
+        "## Semantic stream",
+        "",
+        f"- keyframes sent: {result['stream']['keyframes']}",
+        f"- segments: {result['stream']['segments']}",
+    ]
+    for i, (cap, m) in enumerate(zip(result["stream"]["captions"], result["stream"]["motion_scores"], strict=False)):
+        lines.append(f"  - segment {i}: motion score {m:g}; caption: {cap!r}")
+    lines += [
+        "",
+        "![keyframe timeline](keyframe_timeline.png)",
+        "",
+        "## Channel bandwidth ratio",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| semantic payload | {c['payload_bytes']} bytes |",
+        f"| CBR, paper definition ({c['cbr_paper_modulation']}, code rate {c['cbr_paper_code_rate']:g}) "
+        f"| {_fmt(c['cbr_paper'])} |",
+        f"| CBR on air, measured (samples transmitted incl. sync, header, CRC, gaps) "
+        f"| {_fmt(c['cbr_on_air_measured'])} |",
+        f"| CBR on air, PHY model | {_fmt(c['cbr_on_air_model'])} |",
+        f"| paper's full system, for reference | {c['cbr_paper_full_system_reference']} |",
+        "",
+        "## Packets",
+        "",
+        "| counter | value |",
+        "|---|---|",
+    ]
+    for key in ("tx_pdus", "dropped_on_purpose", "rx_ok", "rx_crc_fail", "sink_forwarded", "sink_dropped",
+                "samples_tx"):
+        lines.append(f"| {key} | {_fmt(link.get(key))} |")
+    for key in ("pdus_received", "pdus_expected", "pdus_lost", "duplicates", "rejected"):
+        if key in missing:
+            lines.append(f"| decoder {key} | {_fmt(missing.get(key))} |")
+    lines += [
+        "",
+        "## Concealment",
+        "",
+        f"- keyframes decoded: {decode.get('keyframes_decoded', 'n/a')}",
+        f"- keyframes concealed from neighbours: {decode.get('keyframes_concealed', 'n/a')}",
+        f"- segments without metadata: {decode.get('segments_missing', 'n/a')}",
+        f"- captions taken from the previous segment: {decode.get('captions_concealed', 'n/a')}",
+        f"- no keyframe at all (grey video): {decode.get('all_grey', 'n/a')}",
+        "",
+        "## Quality per frame",
+        "",
+        "Measured on `reconstruction.mp4` as written (H.264), against the normalised source.",
+        "",
+        "![per-frame quality](frame_quality.png)",
+        "",
+        "## Timings",
+        "",
+        "| stage | seconds |",
+        "|---|---|",
+    ]
+    for stage, secs in result["timings_s"].items():
+        lines.append(f"| {stage} | {secs:.2f} |")
+    lines += ["", f"lgvsc {result['version']}, Python {result['machine']['python']}, {result['machine']['platform']}", ""]
+    (staging / "report.md").write_text("\n".join(lines))
