@@ -17,9 +17,9 @@ import pmt
 from gnuradio import gr, zeromq
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "gr-lgvsc", "python"))
-from lgvsc.loopback import pdu_collector, pdu_feeder, random_pdus  # noqa: E402
-from lgvsc.ofdm_pdu_rx import ofdm_pdu_rx  # noqa: E402
-from lgvsc.ofdm_pdu_tx import ofdm_pdu_tx  # noqa: E402
+from lgvsc.loopback import pdu_collector, pdu_feeder, random_pdus
+from lgvsc.ofdm_pdu_rx import ofdm_pdu_rx
+from lgvsc.ofdm_pdu_tx import ofdm_pdu_tx
 
 
 def main():
