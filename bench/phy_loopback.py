@@ -16,7 +16,6 @@ import time
 
 import pmt
 from gnuradio import blocks, digital, gr, pdu
-
 from gnuradio.lgvsc import ofdm_pdu_rx, ofdm_pdu_tx
 from gnuradio.lgvsc.loopback import pdu_collector, pdu_feeder, random_pdus, run_loopback
 

@@ -13,7 +13,7 @@ import numpy as np
 import pmt
 from gnuradio import blocks, channels, gr
 
-__all__ = ["pdu_feeder", "pdu_collector", "random_pdus", "run_loopback", "LoopbackResult"]
+__all__ = ["LoopbackResult", "pdu_collector", "pdu_feeder", "random_pdus", "run_loopback"]
 
 
 class pdu_feeder(gr.basic_block):

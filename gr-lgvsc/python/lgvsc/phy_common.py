@@ -10,9 +10,18 @@ gr-pdu block; this module only chooses parameters.
 from gnuradio import digital, fec
 
 __all__ = [
-    "CONSTELLATIONS", "CARRIER_PRESETS", "FEC_MODES", "CRC_LEN",
-    "constellation", "carrier_layout", "crc_append", "crc_check",
-    "fec_encoder", "fec_decoder", "coded_len", "reserve_buffers",
+    "CARRIER_PRESETS",
+    "CONSTELLATIONS",
+    "CRC_LEN",
+    "FEC_MODES",
+    "carrier_layout",
+    "coded_len",
+    "constellation",
+    "crc_append",
+    "crc_check",
+    "fec_decoder",
+    "fec_encoder",
+    "reserve_buffers",
 ]
 
 # Constellation name -> gr-digital constructor.  Soft-decision LUTs are

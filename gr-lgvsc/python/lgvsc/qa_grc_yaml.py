@@ -10,9 +10,7 @@ import os
 import re
 
 import yaml
-from gnuradio import gr_unittest
-
-from gnuradio import lgvsc
+from gnuradio import gr_unittest, lgvsc
 
 GRC_DIR = os.environ.get("LGVSC_GRC_DIR",
                          os.path.join(os.path.dirname(__file__), "..", "..", "grc"))

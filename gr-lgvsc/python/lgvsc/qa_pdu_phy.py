@@ -5,7 +5,6 @@ flowgraph (PHY TX -> channels.channel_model -> PHY RX)."""
 
 import pmt
 from gnuradio import gr_unittest
-
 from gnuradio.lgvsc import ofdm_pdu_rx, ofdm_pdu_tx
 from gnuradio.lgvsc.loopback import random_pdus, run_loopback
 

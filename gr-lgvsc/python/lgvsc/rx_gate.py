@@ -65,7 +65,7 @@ class rx_gate(gr.basic_block):
         n = pmt.length(data)
         if n == 0 or n > self.mtu:
             self.counters["rx_oversize"] += 1
-            self.logger.warn(f"received PDU of {n} bytes outside 1..{self.mtu}; dropped")
+            self.logger.warning(f"received PDU of {n} bytes outside 1..{self.mtu}; dropped")  # gr.logger has warn(), not warning()
             self._status()
             return
         src = pmt.car(msg)
