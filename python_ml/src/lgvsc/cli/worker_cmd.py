@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lgvsc.cli._profile_args import add_profile_arguments
+
 __all__ = ["add_parser", "run"]
 
 LOCAL = "tcp://127.0.0.1:{}"
@@ -52,13 +54,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     _common(e, 5552)
     e.set_defaults(func=run)
 
-    d = sub.add_parser("decode", help="decoder worker: received PDUs in, video + report out")
+    d = sub.add_parser("decode", help="decoder worker: received PDUs in, video + report out",
+                       description="Reassemble received PDUs, decode each segment as soon as its keyframes and "
+                                   "meta are in, and on 'finish' (control op, or the end of the stream with "
+                                   "--finish-on-end) write OUT_DIR/reconstruction.mp4 and OUT_DIR/decode_report.json.")
     d.add_argument("--pdu-in", default=LOCAL.format(5560),
-                   help="PULL endpoint for received PDUs (semantic_sink or stock push_msg_sink) (default %(default)s)")
-    d.add_argument("-o", "--output", type=Path, help="directory for the decoded video and report")
-    d.add_argument("--profile", default="classical", help="backend profile (default %(default)s)")
-    d.add_argument("--exit-on-end", action="store_true",
-                   help="exit after writing the output when the stream's end packet has arrived")
+                   help="PULL endpoint to bind for received PDUs: semantic_sink, or a stock gr-zeromq "
+                        "push_msg_sink with bind=False (default %(default)s)")
+    d.add_argument("--sub", metavar="ENDPOINT",
+                   help="also connect a SUB socket to a stock gr-zeromq pub_msg_sink that binds ENDPOINT")
+    d.add_argument("--out-dir", "-o", "--output", dest="out_dir", type=Path, required=True,
+                   help="directory for reconstruction.mp4 and decode_report.json (created)")
+    d.add_argument("--finish-on-end", action="store_true",
+                   help="finish (write video and report) as soon as the stream's end object arrives")
+    d.add_argument("--exit-on-finish", action="store_true", help="exit after a finish")
+    d.add_argument("--crf", type=int, default=18, help="H.264 quality of the output, 0..51 (default %(default)s)")
+    add_profile_arguments(d)
     _common(d, 5562)
     d.set_defaults(func=run)
 
@@ -100,11 +111,12 @@ def run(args: argparse.Namespace) -> int:
         worker = EncoderWorker(options, pdu_out=_none(args.pdu_out), push=args.push, rate=args.rate,
                                profile=args.profile, job=args.job, mtu=args.mtu)
     else:
-        try:
-            from lgvsc.workers.decoder import DecoderWorker
-        except ModuleNotFoundError as exc:  # not written yet (see docs/bridge.md)
-            raise UserError("the decoder worker is not available in this build") from exc
+        from lgvsc.cli._profile_args import profile_options
+        from lgvsc.workers.decoder import DecoderWorker
 
-        worker = DecoderWorker(options, pdu_in=args.pdu_in, output=args.output, profile=args.profile,
-                               exit_on_end=args.exit_on_end)
+        if not 0 <= args.crf <= 51:
+            raise UserError(f"--crf must lie in 0..51, got {args.crf}")
+        worker = DecoderWorker(options, out_dir=args.out_dir, pdu_in=args.pdu_in, profile=args.profile,
+                               profile_options=profile_options(args), sub=args.sub,
+                               finish_on_end=args.finish_on_end, exit_on_finish=args.exit_on_finish, crf=args.crf)
     return worker.run_forever()

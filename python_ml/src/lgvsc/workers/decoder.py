@@ -1,0 +1,438 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Decoder worker: received PDUs in, a full-length video and a decode report out.
+
+Sockets (docs/bridge.md):
+
+- ``pdu_in``: PULL, **bound**. Peers PUSH one ``pmt.serialize_str`` PDU per message:
+  semantic_sink, or a stock gr-zeromq ``push_msg_sink`` with ``bind=False``.
+- ``sub`` (optional): SUB, **connected** to a stock gr-zeromq ``pub_msg_sink`` that binds
+  (PUB/SUB drops when a side is slow; prefer PUSH/PULL).
+- the common control (ROUTER) and status (PUB, msgpack) sockets of :class:`~lgvsc.workers.base.Worker`.
+
+Every payload goes to a :class:`~lgvsc.packets.Reassembler`. As soon as a segment's
+metadata and both its boundary keyframes are in, and every earlier segment has been
+written, the segment is generated (:class:`~lgvsc.decoder.SegmentDecoder`) and its frames
+are appended to a temporary video file; a segment that is ready while an earlier one is
+still missing waits in memory (bounded by :data:`MAX_WAITING_BYTES`) and is written as
+soon as the gap closes. ``finish`` (control op, or the end-of-stream object with
+``finish_on_end``) generates the rest with concealment (:mod:`lgvsc.decoder`: lost
+keyframes from their neighbours, lost captions from the previous segment), renames the
+video into place and writes ``decode_report.json``. Control ops besides
+ping/status/shutdown:
+
+- ``{"op": "finish", "timeout": S}``: wait up to S seconds (default 0) for the end-of-stream
+  object, then finalise; reply ``{"ok": true, "video", "report", "num_frames", ...}`` or
+  ``{"ok": false, "error": "no stream header received"}`` (no video is written then);
+- ``{"op": "reset"}``: forget the current stream (and any half-written video) for a new one.
+
+Malformed PDUs (not a PMT PDU, or a payload the reassembler rejects) are logged and
+counted (``pdus_invalid``); they never stop the worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import queue
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zmq
+
+from lgvsc.errors import PacketError, UserError
+from lgvsc.packets import Kind, Reassembler, parse_pdu
+from lgvsc.pmt_codec import MAX_MESSAGE_BYTES, decode_pdu
+from lgvsc.stream import Segment
+from lgvsc.workers.base import Worker, WorkerOptions
+from lgvsc.workers.transport import InputThread, open_socket
+
+__all__ = ["DecoderWorker", "VIDEO_NAME", "REPORT_NAME", "MAX_WAITING_BYTES"]
+
+log = logging.getLogger(__name__)
+
+VIDEO_NAME = "reconstruction.mp4"
+REPORT_NAME = "decode_report.json"
+#: Decoded frames held while an earlier segment is missing; beyond this they are re-generated at finish.
+MAX_WAITING_BYTES = 512 * 1024 * 1024
+#: Items taken from the input queue per compute step before control requests are looked at again.
+BATCH = 256
+
+
+def _one_pdu(frames: list[bytes]) -> tuple[dict, bytes]:
+    if len(frames) != 1:
+        raise ValueError(f"expected one frame per PDU, got {len(frames)}")
+    return decode_pdu(frames[0], max_bytes=MAX_MESSAGE_BYTES)
+
+
+class DecoderWorker(Worker):
+    """Serve one semantic stream at a time; see the module docstring.
+
+    :param pdu_in: PULL endpoint to bind
+    :param out_dir: where ``reconstruction.mp4`` and ``decode_report.json`` go (created)
+    :param profile: backend profile for the generator (``classical`` or ``hf``)
+    :param profile_options: options for :func:`lgvsc.profiles.build_backends`
+    :param sub: PUB endpoint (stock ``pub_msg_sink``) to connect a SUB socket to
+    :param finish_on_end: finalise as soon as the end-of-stream object arrives
+    :param exit_on_finish: stop the worker after a finish (automatic or requested)
+    :param crf: H.264 quality of the output
+    """
+
+    kind = "decode"
+
+    def __init__(self, options: WorkerOptions, out_dir: Path, pdu_in: str = "tcp://127.0.0.1:*",
+                 profile: str = "classical", profile_options: dict[str, Any] | None = None,
+                 sub: str | None = None, finish_on_end: bool = False, exit_on_finish: bool = False,
+                 crf: int = 18) -> None:
+        super().__init__(options)
+        self.out_dir = Path(out_dir)
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create output directory {self.out_dir}: {exc}") from exc
+        self.pdu_in, self.sub = pdu_in, sub
+        self.profile, self.profile_options = profile, dict(profile_options or {})
+        self.finish_on_end, self.exit_on_finish, self.crf = finish_on_end, exit_on_finish, crf
+        self.inbox: queue.Queue = queue.Queue(maxsize=max(options.queue_depth, 1024))
+        self._backends = None
+        self._reset_state()
+
+    # ---------------------------------------------------------------- state
+    def _reset_state(self) -> None:
+        self.rx = Reassembler()
+        self.stream_id: int | None = None
+        self.header = None
+        self.seg_dec = None
+        self.writer = None
+        self.frames_written = 0
+        self.next_segment = 0          # index of the next segment to append to the video
+        self.last_caption = ("", 0.0)  # of the last segment written (caption concealment at finish)
+        self.prev_tail: np.ndarray | None = None
+        self.kf_frames: dict[int, np.ndarray] = {}  # keyframe object id -> decoded frame
+        self.kf_bad: set[int] = set()
+        self.waiting: dict[int, np.ndarray] = {}   # segment index -> frames (decoded out of order)
+        self.waiting_bytes = 0
+        self.stats = {"pdus_received": 0, "pdus_invalid": 0, "objects_complete": 0, "segments_decoded": 0,
+                      "segments_written": 0, "keyframes_decoded": 0, "keyframes_undecodable": 0,
+                      "other_streams": 0, "decode_errors": 0}
+        self.end_received = False
+        self.result: dict[str, Any] | None = None
+        self.t_first: float | None = None
+        self.t_header: float | None = None
+
+    def _abort_writer(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+            self.writer = None
+
+    @property
+    def backends(self):
+        if self._backends is None:
+            from lgvsc.profiles import build_backends
+
+            self._backends = build_backends(self.profile, keyframe_codec="webp", **self.profile_options)
+        return self._backends
+
+    # ---------------------------------------------------------------- sockets
+    def open_data(self) -> None:
+        sock = self.bind(zmq.PULL, self.pdu_in, "pdu_in", hwm=self.options.queue_depth)
+        self.threads.append(InputThread(sock, self.inbox, _one_pdu, self.counters, name="decode-in"))
+        if self.sub:
+            sock, _ = open_socket(self.ctx, zmq.SUB, self.sub, bind=False, hwm=self.options.queue_depth)
+            sock.setsockopt(zmq.SUBSCRIBE, b"")
+            self.endpoints["sub"] = self.sub
+            self.threads.append(InputThread(sock, self.inbox, _one_pdu, self.counters, name="decode-sub"))
+
+    # ---------------------------------------------------------------- PDUs
+    def step(self, timeout: float) -> None:
+        self._consume(timeout)
+        if self.finish_on_end and self.end_received and self.result is None:
+            self.result = self._finish()
+            self.publish("finished", **self.result)
+            if self.exit_on_finish:
+                self.shutdown.set()
+
+    def _consume(self, timeout: float) -> int:
+        n = 0
+        try:
+            item = self.inbox.get(timeout=timeout)
+        except queue.Empty:
+            return 0
+        while True:
+            try:
+                self._on_pdu(item[1])
+            except Exception:  # noqa: BLE001 - one bad PDU or a decoder bug must not end the worker
+                log.exception("handling a PDU failed")
+                self.stats["decode_errors"] += 1
+            n += 1
+            if n >= BATCH:
+                return n
+            try:
+                item = self.inbox.get_nowait()
+            except queue.Empty:
+                return n
+
+    def _on_pdu(self, payload: bytes) -> None:
+        self.stats["pdus_received"] += 1
+        if self.t_first is None:
+            self.t_first = time.monotonic()
+        if self.result is not None:  # finished: a new stream needs a reset first
+            self.stats["after_finish"] = self.stats.get("after_finish", 0) + 1
+            return
+        try:
+            sid = parse_pdu(payload, self.rx.config.max_pdu_bytes)[0].stream_id
+            if self.stream_id is None:
+                self.stream_id = sid
+            elif sid != self.stream_id:
+                self.stats["other_streams"] += 1
+                return
+            events = self.rx.feed(payload)
+        except PacketError as exc:
+            self.stats["pdus_invalid"] += 1
+            log.debug("invalid PDU: %s", exc)
+            return
+        for ev in events:
+            self.stats["objects_complete"] += 1
+            if ev.kind == Kind.HEADER:
+                self._on_header(ev.value)
+            elif ev.kind == Kind.KEYFRAME:
+                self._on_keyframe(ev.object_id)
+            elif ev.kind == Kind.END:
+                self.end_received = True
+                self.publish("end_received", **self._progress())
+        if events and self.header is not None:
+            self._advance()
+
+    def _on_header(self, header) -> None:
+        from lgvsc.decoder import SegmentDecoder
+
+        self.header = header
+        self.t_header = time.monotonic()
+        try:
+            self.seg_dec = SegmentDecoder(header.video, self.backends.generator)
+        except ValueError as exc:  # header in bounds for the wire, out of bounds for us
+            log.warning("stream header refused: %s", exc)
+            self.stats["decode_errors"] += 1
+            self.seg_dec = None
+            return
+        self.publish("header", stream_id=self.stream_id, num_frames=header.video.num_frames,
+                     width=header.video.width, height=header.video.height, fps=header.video.fps)
+        for oid in list(self.rx_keyframe_ids()):
+            self._on_keyframe(oid)
+
+    def rx_keyframe_ids(self) -> list[int]:
+        st = self.rx._streams.get(self.stream_id)  # noqa: SLF001 - read-only peek, same package
+        return sorted(st.keyframes) if st is not None else []
+
+    def _keyframe(self, oid: int):
+        st = self.rx._streams.get(self.stream_id)  # noqa: SLF001
+        return None if st is None or oid not in st.keyframes else st.keyframes[oid][1]
+
+    def _on_keyframe(self, oid: int) -> None:
+        if self.seg_dec is None or oid in self.kf_frames or oid in self.kf_bad:
+            return
+        kf = self._keyframe(oid)
+        if kf is None:
+            return
+        try:
+            self.kf_frames[oid] = self.seg_dec.decode_keyframe(kf)
+            self.stats["keyframes_decoded"] += 1
+        except ValueError as exc:
+            log.warning("keyframe %d undecodable: %s", kf.frame_index, exc)
+            self.kf_bad.add(oid)
+            self.stats["keyframes_undecodable"] += 1
+
+    def _segment(self, j: int):
+        st = self.rx._streams.get(self.stream_id)  # noqa: SLF001
+        return None if st is None or j not in st.segments else st.segments[j][1]
+
+    def _advance(self) -> None:
+        """Decode every segment whose three objects are in; append the contiguous ones to the video."""
+        if self.seg_dec is None:
+            return
+        h = self.header
+        kfi = list(h.keyframe_indices)
+        for j in range(self.next_segment, h.num_segments):
+            if j in self.waiting and j != self.next_segment:
+                continue
+            seg = self._segment(j)
+            if seg is None:
+                continue
+            try:
+                a, b = kfi.index(seg.start_frame), kfi.index(seg.end_frame)
+            except ValueError:
+                continue
+            if a not in self.kf_frames or b not in self.kf_frames:
+                continue
+            if j == self.next_segment:
+                frames = self.waiting.pop(j, None)
+                if frames is not None:
+                    self.waiting_bytes -= frames.nbytes
+                else:
+                    frames = self._generate(seg, a, b, self.prev_tail)
+                    if frames is None:
+                        return
+                self._append(seg, frames)
+                # a segment ready earlier may now be next
+                while self.next_segment in self.waiting:
+                    nxt = self.waiting.pop(self.next_segment)
+                    self.waiting_bytes -= nxt.nbytes
+                    self._append(self._segment(self.next_segment), nxt)
+            elif self.waiting_bytes < MAX_WAITING_BYTES:
+                frames = self._generate(seg, a, b, None)
+                if frames is not None:
+                    self.waiting[j] = frames
+                    self.waiting_bytes += frames.nbytes
+
+    def _generate(self, seg, a: int, b: int, prev_tail) -> np.ndarray | None:
+        try:
+            frames = self.seg_dec.decode_segment(seg.start_frame, seg.end_frame, self.kf_frames[a],
+                                                 self.kf_frames[b], seg.caption, seg.motion_score, prev_tail)
+        except (ValueError, RuntimeError) as exc:
+            log.warning("segment %d not generated: %s", seg.index, exc)
+            self.stats["decode_errors"] += 1
+            return None
+        self.stats["segments_decoded"] += 1
+        return frames
+
+    def _open_writer(self):
+        from lgvsc.video import VideoWriter
+
+        if self.writer is None:
+            v = self.header.video
+            if v.width % 2 or v.height % 2:
+                raise UserError(f"video size {v.width}x{v.height} is odd; H.264 output needs even sizes")
+            self.writer = VideoWriter(self.out_dir / VIDEO_NAME, v.fps_fraction, crf=self.crf)
+        return self.writer
+
+    def _append(self, seg, frames: np.ndarray) -> None:
+        try:
+            w = self._open_writer()
+        except UserError as exc:
+            log.warning("%s", exc)
+            self.stats["decode_errors"] += 1
+            return
+        for f in frames if self.next_segment == 0 else frames[1:]:
+            w.write(f)
+        self.frames_written = w.frames_written
+        self.prev_tail = frames[-1:]
+        self.last_caption = (seg.caption, float(seg.motion_score)) if seg.caption else self.last_caption
+        self.next_segment += 1
+        self.stats["segments_written"] += 1
+        self.publish("segment", index=seg.index, **self._progress())
+
+    # ---------------------------------------------------------------- finish
+    def _tail_stream(self, stream):
+        """The part of ``stream`` after the frames already written, re-based to frame 0 there."""
+        p = self.frames_written - 1
+        v = stream.video
+        sub_video = dataclasses.replace(v, num_frames=v.num_frames - p)
+        kfs = [dataclasses.replace(k, frame_index=k.frame_index - p) for k in stream.keyframes if k.frame_index >= p]
+        segs = [dataclasses.replace(s, start_frame=s.start_frame - p, end_frame=s.end_frame - p)
+                for s in stream.segments if s.start_frame >= p]
+        if self.last_caption[0] and not any(s.start_frame == 0 for s in segs):
+            # the first interval lost its meta: the full decoder would reuse the previous caption
+            nxt = min((k.frame_index for k in kfs if k.frame_index > 0), default=sub_video.num_frames - 1)
+            segs.insert(0, Segment(index=-1, start_frame=0, end_frame=nxt, caption=self.last_caption[0],
+                                   motion_score=self.last_caption[1]))
+        return dataclasses.replace(stream, video=sub_video, keyframes=kfs, segments=segs)
+
+    def _finish(self) -> dict[str, Any]:
+        """Write the video (atomically) and the report; the reply of ``finish``."""
+        from lgvsc.decoder import SemanticDecoder
+
+        t0 = time.monotonic()
+        stream, missing = self.rx.snapshot(self.stream_id) if self.stream_id is not None else self.rx.snapshot()
+        if stream is None or self.seg_dec is None:
+            self._abort_writer()
+            why = "no stream header received" if stream is None else "stream header refused by the decoder"
+            return {"ok": False, "error": why, **self._progress()}
+        decoder = SemanticDecoder(self.backends.generator)
+        report, _ = decoder.decode_iter(stream)  # the full plan: the report for the whole video
+        v = stream.video
+        try:
+            if self.frames_written == v.num_frames:
+                pass
+            elif self.frames_written == 0:
+                _, it = decoder.decode_iter(stream)
+                w = self._open_writer()
+                for f in it:
+                    w.write(f)
+            else:
+                _, it = decoder.decode_iter(self._tail_stream(stream))
+                w = self._open_writer()
+                next(it)  # the boundary frame already written
+                for f in it:
+                    w.write(f)
+            num_frames = self.writer.frames_written
+            if num_frames != v.num_frames:
+                raise RuntimeError(f"wrote {num_frames} frames, expected {v.num_frames}")
+            self.writer.close()
+            self.writer = None
+        except (ValueError, RuntimeError, UserError, OSError) as exc:
+            self._abort_writer()
+            log.exception("finish failed")
+            return {"ok": False, "error": f"decoding failed: {exc}", **self._progress()}
+        video = self.out_dir / VIDEO_NAME
+        report_path = self.out_dir / REPORT_NAME
+        doc = {
+            "video": str(video),
+            "num_frames": num_frames,
+            "decode": report.to_dict(),
+            "missing": missing.to_dict(),
+            "counters": {**self.stats, "malformed_messages": self.counters.get("malformed")},
+            "timing": {"first_pdu_to_header_s": None if self.t_header is None or self.t_first is None
+                       else round(self.t_header - self.t_first, 3), "finish_s": round(time.monotonic() - t0, 3)},
+            "stream": stream.to_dict(include_data=False),
+        }
+        fd, tmp = tempfile.mkstemp(prefix=".decode_report.", suffix=".json", dir=self.out_dir)
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, report_path)
+        return {"ok": True, "video": str(video), "report": str(report_path), "num_frames": num_frames,
+                "concealed": report.concealed, "summary": report.summary(),
+                "missing_keyframes": list(missing.missing_keyframes),
+                "missing_segments": list(missing.missing_segments), **self._progress()}
+
+    # ---------------------------------------------------------------- control
+    def handle_control(self, msg: dict[str, Any]) -> dict[str, Any]:
+        op = msg.get("op")
+        if op == "finish":
+            timeout = msg.get("timeout", 0)
+            if not isinstance(timeout, (int, float)) or not 0 <= timeout <= 3600:
+                return {"ok": False, "error": f"timeout must be 0..3600 s, got {timeout!r}"}
+            if self.result is None:
+                deadline = time.monotonic() + float(timeout)
+                while not self.end_received and time.monotonic() < deadline:
+                    self._consume(min(0.05, max(0.0, deadline - time.monotonic())))
+                while self._consume(0):  # whatever is queued already
+                    pass
+                self.result = self._finish()
+                self.publish("finished", **self.result)
+                if self.exit_on_finish:
+                    self.shutdown.set()
+            return self.result
+        if op == "reset":
+            self._abort_writer()
+            self._reset_state()
+            self.publish("reset")
+            return {"ok": True}
+        return super().handle_control(msg)
+
+    def _progress(self) -> dict[str, Any]:
+        v = self.header.video if self.header is not None else None
+        return {**self.stats, "stream_id": self.stream_id, "header_received": self.header is not None,
+                "end_received": self.end_received, "frames_written": self.frames_written,
+                "num_frames": v.num_frames if v else None, "num_segments": self.header.num_segments if v else None,
+                "backlog": self.inbox.qsize(), "finished": self.result is not None}
+
+    def status(self) -> dict[str, Any]:
+        return {**super().status(), **self._progress()}
+
+    def finish(self) -> None:
+        self._abort_writer()  # shutting down without a finish: leave no half-written video
