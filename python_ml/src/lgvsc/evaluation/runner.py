@@ -1,0 +1,396 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run the evaluation grid: video × scheme × SNR × seed, one cached cell at a time.
+
+Each cell sends a scheme's units through the link (:mod:`lgvsc.evaluation.link`),
+rebuilds the clip and scores it against the source. A finished cell is stored
+as ``OUTDIR/cells/<key>.json`` (plus a PNG of its middle frame), where the key
+hashes the video's bytes, the normalisation, the scheme's parameters, the SNR,
+the seed and the link settings: a rerun skips every cell already computed
+(resume), and a change of any parameter computes new cells.
+
+Identical receptions (same units received, e.g. every error-free cell of a
+scheme) are decoded and scored once per run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lgvsc.errors import UserError
+from lgvsc.evaluation.link import TRANSPORTS, Link, cell_seed
+from lgvsc.evaluation.schemes import SCHEMES, Prepared, SchemeSkipped, make_scheme, units_digest
+
+__all__ = ["DEFAULT_SNRS", "VIDEO_EXTENSIONS", "EvalConfig", "EvalRun", "find_videos", "run_evaluation"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SNRS: tuple[float, ...] = (0.0, 2.0, 4.0, 6.0, 8.0, 10.0)
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".y4m", ".m4v", ".mpg", ".mpeg", ".ts")
+CACHE_VERSION = 1
+SAMPLE_WIDTH = 288
+
+#: Model-based metrics we never estimate; the reason is printed in the report.
+UNAVAILABLE_METRICS = {
+    "lpips": "unavailable: no LPIPS-VGG weights on this machine and lgvsc has no LPIPS loader yet "
+             "(the lpips package needs torchvision's VGG, which does not work here)",
+    "dists": "unavailable: no DISTS weights on this machine and lgvsc has no DISTS loader yet",
+}
+
+
+@dataclass
+class EvalConfig:
+    """Everything that defines an evaluation (saved to ``metadata.json``)."""
+
+    snrs: tuple[float, ...] = DEFAULT_SNRS
+    schemes: tuple[str, ...] = SCHEMES
+    channel: str = "awgn"
+    transport: str = "linksim"
+    design_snr: float | None = None
+    seeds: int = 1
+    profile: str = "classical"
+    profile_options: dict[str, Any] = field(default_factory=dict)
+    width: int | None = 576
+    height: int | None = 320
+    fps: float | None = 24.0
+    max_frames: int | None = None
+    gops: dict[str, int] = field(default_factory=dict)
+    mtu: int = 1500
+    num_iter: int = 20
+    clip_model: str | None = None
+    keyframe_bytes: int | None = None
+    #: torch CPU threads (``None``: leave torch's default). One thread is fastest for the small LDPC
+    #: batches here when other processes share the cores (OpenMP spin-waits otherwise).
+    threads: int | None = None
+
+    def validate(self) -> None:
+        """Raise :class:`UserError` naming the first bad setting."""
+        from lgvsc.linksim import LINK_CHANNELS
+
+        if not self.snrs:
+            raise UserError("the SNR list is empty: give at least one --snr value")
+        if any(not math.isfinite(s) for s in self.snrs):
+            raise UserError(f"SNRs must be finite numbers, got {list(self.snrs)}")
+        if not self.schemes:
+            raise UserError("no scheme selected")
+        bad = [s for s in self.schemes if s not in SCHEMES]
+        if bad:
+            raise UserError(f"unknown scheme(s) {', '.join(bad)}; choose from {', '.join(SCHEMES)}")
+        if self.channel not in LINK_CHANNELS:
+            raise UserError(f"unknown channel {self.channel!r}; choose one of {', '.join(LINK_CHANNELS)}")
+        if self.transport not in TRANSPORTS:
+            raise UserError(f"unknown transport {self.transport!r}; choose one of {', '.join(TRANSPORTS)}")
+        if self.transport == "phy":
+            raise UserError("transport 'phy' (through the GNU Radio flowgraph) is not available yet in "
+                            "lgvsc eval: no loopback API on the ML side; use --transport linksim")
+        if self.seeds < 1:
+            raise UserError(f"--seeds must be >= 1, got {self.seeds}")
+        if self.design_snr is not None and not math.isfinite(self.design_snr):
+            raise UserError("--design-snr must be a finite number")
+        for codec, gop in self.gops.items():
+            if gop < 1:
+                raise UserError(f"--{codec}-gop must be >= 1, got {gop}")
+        if (self.width is None) != (self.height is None):
+            raise UserError("give both width and height, or neither")
+        if self.width is not None and (self.width % 2 or self.height % 2):
+            raise UserError(f"width and height must be even (yuv420p), got {self.width}x{self.height}")
+        if self.keyframe_bytes is not None and self.keyframe_bytes < 64:
+            raise UserError("keyframe bytes must be >= 64")
+
+    def link_params(self) -> dict[str, Any]:
+        return {"transport": self.transport, "channel": self.channel, "design_snr": self.design_snr,
+                "num_iter": self.num_iter}
+
+
+def find_videos(inputs: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files as given, folders expanded to their video files (sorted); :class:`UserError` if none."""
+    out: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS)
+            if not found:
+                raise UserError(f"{p}: folder contains no video files ({', '.join(VIDEO_EXTENSIONS)})")
+            out.extend(found)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise UserError(f"{p}: no such file or folder")
+    if not out:
+        raise UserError("no videos given")
+    return out
+
+
+def _file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+@dataclass
+class EvalRun:
+    """What :func:`run_evaluation` computed (or found in the cache)."""
+
+    rows: list[dict[str, Any]]
+    videos: list[dict[str, Any]]
+    timings: dict[str, float]
+    computed: int
+    cached: int
+    metric_notes: dict[str, str]
+    cells_dir: Path
+
+
+class _VideoState:
+    """Lazily read clip and prepared schemes of one video."""
+
+    def __init__(self, path: Path, key: str, config: EvalConfig, timings: dict[str, float]) -> None:
+        self.path, self.key, self.config, self.timings = path, key, config, timings
+        self._clip = None
+        self.prepared: dict[str, Prepared] = {}
+        self.schemes: dict[str, Any] = {}
+        self.skem_stream = None
+
+    @property
+    def clip(self):
+        if self._clip is None:
+            from lgvsc.video import read_video
+
+            t = time.perf_counter()
+            c = self.config
+            self._clip = read_video(self.path, c.width, c.height, c.fps, max_frames=c.max_frames)
+            self.timings["read"] += time.perf_counter() - t
+            if self._clip.width % 2 or self._clip.height % 2:
+                raise UserError(f"{self.path}: {self._clip.width}x{self._clip.height} has an odd side; "
+                                "give an even --width/--height")
+        return self._clip
+
+
+def _score(ref: np.ndarray, test: np.ndarray, clip_scorer: Any) -> dict[str, Any]:
+    from lgvsc.metrics.ms_ssim import ms_ssim_clip
+    from lgvsc.metrics.quality import frame_quality
+
+    q = frame_quality(ref, test)
+    ms = ms_ssim_clip(ref, test)
+    out = {"psnr": q.mean_psnr, "ssim": q.mean_ssim, "ms_ssim": ms.mean, "ms_ssim_window": ms.win_size,
+           "lpips": float("nan"), "dists": float("nan"),
+           "clip_score": float(clip_scorer.score(ref, test)) if clip_scorer is not None else float("nan")}
+    return out
+
+
+def _save_sample(frame: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    img = Image.fromarray(frame)
+    if img.width > SAMPLE_WIDTH:
+        img = img.resize((SAMPLE_WIDTH, round(img.height * SAMPLE_WIDTH / img.width)), Image.Resampling.LANCZOS)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
+    img.save(tmp)
+    os.replace(tmp, path)
+
+
+def run_evaluation(videos: list[Path], outdir: str | os.PathLike, config: EvalConfig,
+                   progress: bool = True) -> EvalRun:
+    """Compute (or load from the cell cache) every cell; see the module docstring."""
+    from tqdm import tqdm
+
+    from lgvsc.accounting import cbr_for_bits, source_values
+    from lgvsc.profiles import build_backends
+
+    config.validate()
+    if not videos:
+        raise UserError("no videos given")
+    outdir = Path(outdir)
+    cells_dir = outdir / "cells"
+    cells_dir.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = defaultdict(float)
+    t0 = time.perf_counter()
+    if config.threads:
+        import torch
+
+        torch.set_num_threads(int(config.threads))
+    backends = build_backends(config.profile, **config.profile_options)
+    enc_opts = {"keyframe_bytes": config.keyframe_bytes} if config.keyframe_bytes else {}
+    schemes = {name: make_scheme(name, backends, config.gops, config.mtu, enc_opts) for name in config.schemes}
+    link = Link(config.channel, config.design_snr, config.num_iter)
+    metric_notes = dict(UNAVAILABLE_METRICS)
+    clip_scorer = None
+    if config.clip_model:
+        from lgvsc.metrics.clip_score import ClipScorer
+
+        clip_scorer = ClipScorer(config.clip_model, device=config.profile_options.get("device") or "auto")
+        metric_notes["clip_score"] = f"CLIP score with {config.clip_model}"
+    else:
+        metric_notes["clip_score"] = "unavailable: no CLIP weights given (--clip-model)"
+    metric_notes["ms_ssim"] = "pytorch-msssim, 5 scales; window 11 unless the frames are too small"
+    timings["setup"] += time.perf_counter() - t0
+
+    states = []
+    for p in videos:
+        t = time.perf_counter()
+        c = config
+        norm = {"width": c.width, "height": c.height, "fps": c.fps, "max_frames": c.max_frames}
+        key = hashlib.sha256(json.dumps([_file_hash(p), norm], sort_keys=True).encode()).hexdigest()[:16]
+        timings["hash"] += time.perf_counter() - t
+        states.append(_VideoState(p, key, config, timings))
+
+    # SKIM's count is SKEM's: put lgvsc first so its stream is at hand.
+    order = sorted(config.schemes, key=lambda s: SCHEMES.index(s))
+    total = len(states) * len(order) * len(config.snrs) * config.seeds
+    rows: list[dict[str, Any]] = []
+    computed = cached = 0
+    recon_cache: dict[tuple[str, str, str], tuple[dict[str, Any], dict[str, Any], str]] = {}
+    with tqdm(total=total, desc="eval cells", unit="cell", disable=not progress) as bar:
+        for vs in states:
+            for name in order:
+                scheme = schemes[name]
+                for snr in config.snrs:
+                    for seed in range(config.seeds):
+                        params = {"v": CACHE_VERSION, "video": vs.key, "scheme": _scheme_params(vs, scheme, name),
+                                  "snr": float(snr), "seed": seed, "link": config.link_params(),
+                                  "clip_model": config.clip_model}
+                        ckey = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:24]
+                        cpath = cells_dir / f"{ckey}.json"
+                        if cpath.exists():
+                            try:
+                                rows.append(json.loads(cpath.read_text()))
+                                cached += 1
+                                bar.update(1)
+                                continue
+                            except (OSError, ValueError):
+                                log.warning("cell cache %s unreadable; recomputing", cpath)
+                        row = _compute_cell(vs, name, scheme, snr, seed, link, config, clip_scorer, ckey,
+                                            cells_dir, recon_cache, timings, cbr_for_bits, source_values)
+                        _atomic_write(cpath, json.dumps(row, sort_keys=True).encode())
+                        rows.append(row)
+                        computed += 1
+                        bar.update(1)
+    video_info = []
+    for vs in states:
+        src = cells_dir / f"src-{vs.key}.png"
+        entry = {"path": str(vs.path), "name": vs.path.name, "key": vs.key}
+        if vs._clip is not None:
+            c = vs._clip
+            entry.update(width=c.width, height=c.height, fps=float(c.fps), num_frames=c.num_frames)
+            if not src.exists():
+                _save_sample(c.frames[c.num_frames // 2], src)
+        video_info.append(entry)
+    timings["total"] = time.perf_counter() - t0
+    return EvalRun(rows=rows, videos=video_info, timings=dict(timings), computed=computed, cached=cached,
+                   metric_notes=metric_notes, cells_dir=cells_dir)
+
+
+def _scheme_params(vs: _VideoState, scheme: Any, name: str) -> dict[str, Any]:
+    p = scheme.params()
+    if name == "skim":
+        p["skim_count"] = "skem"  # SKEM's count for this video (a function of the video key)
+    return p
+
+
+def _prepare(vs: _VideoState, name: str, scheme: Any, timings: dict[str, float]) -> Prepared:
+    if name in vs.prepared:
+        return vs.prepared[name]
+    clip = vs.clip
+    t = time.perf_counter()
+    if name in ("lgvsc", "skim", "text-only"):
+        from lgvsc.evaluation.schemes import SemanticScheme
+
+        if vs.skem_stream is None:
+            skem = scheme if name == "lgvsc" else SemanticScheme("skem", scheme.backends,
+                                                                 getattr(scheme, "mtu", 1500),
+                                                                 encoder_options=getattr(scheme,
+                                                                                         "encoder_options", None))
+            vs.skem_stream = skem.encode(clip)
+        if name == "lgvsc":
+            prep = scheme.prepare(clip, vs.skem_stream)
+        elif name == "skim":
+            scheme.skim_count = len(vs.skem_stream.keyframes)
+            prep = scheme.prepare(clip)
+            scheme.skim_count = None
+        else:
+            prep = Prepared(units=[], payload_bytes=scheme.payload_bytes(vs.skem_stream),
+                            info={"segments": len(vs.skem_stream.segments)})
+    else:
+        prep = scheme.prepare(clip)
+    timings[f"encode:{name}"] += time.perf_counter() - t
+    vs.prepared[name] = prep
+    return prep
+
+
+def _compute_cell(vs, name, scheme, snr, seed, link, config, clip_scorer, ckey, cells_dir, recon_cache, timings,
+                  cbr_for_bits, source_values) -> dict[str, Any]:
+    prep = _prepare(vs, name, scheme, timings)
+    clip = vs.clip
+    preset = link.preset(snr)
+    row: dict[str, Any] = {
+        "video": vs.path.name, "video_key": vs.key, "scheme": name, "snr_db": float(snr),
+        "design_snr_db": config.design_snr if config.design_snr is not None else float(snr),
+        "channel": config.channel, "transport": config.transport, "seed": seed, "cell": ckey,
+        "preset": preset.name, "k": preset.k, "n": preset.n, "modulation": preset.modulation,
+        "frames": clip.num_frames, "width": clip.width, "height": clip.height, "fps": float(clip.fps),
+        "payload_bytes": prep.payload_bytes,
+        "cbr": cbr_for_bits(prep.payload_bytes * 8, clip.info(), preset.modulation, block=(preset.k, preset.n)),
+    }
+    row.update({k: v for k, v in prep.info.items() if k in ("gop", "qp", "num_pdus")})
+    if name == "text-only":
+        row.update(status="skipped", note=scheme.skip_reason(), output_frames=0)
+        return row
+    t = time.perf_counter()
+    out = link.send(prep.units, snr, cell_seed(seed, snr, name, vs.key))
+    timings["link"] += time.perf_counter() - t
+    row.update(out.stats)
+    row["cbr_link"] = out.stats["channel_symbols"] / source_values(clip.width, clip.height, clip.num_frames)
+    received = [None if (err and scheme.drops_errored_units) else u
+                for u, err in zip(out.units, out.errored, strict=True)]
+    rkey = (vs.key, name, units_digest(received))
+    if rkey not in recon_cache:
+        t = time.perf_counter()
+        try:
+            rec = scheme.receive(clip, prep, received)
+        except SchemeSkipped as exc:
+            row.update(status="skipped", note=str(exc), output_frames=0)
+            return row
+        timings[f"decode:{name}"] += time.perf_counter() - t
+        if len(rec.frames) != clip.num_frames:
+            raise RuntimeError(f"{name} produced {len(rec.frames)} frames for {clip.num_frames}")
+        t = time.perf_counter()
+        scores = _score(clip.frames, rec.frames, clip_scorer)
+        timings["metrics"] += time.perf_counter() - t
+        sample = f"{ckey}.png"
+        _save_sample(rec.frames[clip.num_frames // 2], cells_dir / sample)
+        stats = dict(rec.stats)
+        stats["output_frames"] = int(len(rec.frames))
+        recon_cache[rkey] = (scores, stats, sample)
+    scores, stats, sample = recon_cache[rkey]
+    if not (cells_dir / sample).exists():  # reused reconstruction from a cell computed in an earlier run
+        sample = ""
+    row.update(scores)
+    row.update({k: (json.dumps(v) if isinstance(v, list) else v) for k, v in stats.items()})
+    row.update(status="ok", note="", sample=sample)
+    return row
+
+
+def config_dict(config: EvalConfig) -> dict[str, Any]:
+    """JSON-ready form of ``config``."""
+    d = asdict(config)
+    d["snrs"] = list(config.snrs)
+    d["schemes"] = list(config.schemes)
+    return d
