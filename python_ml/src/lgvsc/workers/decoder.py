@@ -152,6 +152,7 @@ class DecoderWorker(Worker):
         self._consume(timeout)
         if self.finish_on_end and self.end_received and self.result is None:
             self.result = self._finish()
+            self.result["finished"] = True
             self.publish("finished", **self.result)
             if self.exit_on_finish:
                 self.shutdown.set()
@@ -413,6 +414,7 @@ class DecoderWorker(Worker):
                 while self._consume(0):  # whatever is queued already
                     pass
                 self.result = self._finish()
+                self.result["finished"] = True
                 self.publish("finished", **self.result)
                 if self.exit_on_finish:
                     self.shutdown.set()
