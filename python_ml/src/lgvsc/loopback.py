@@ -255,7 +255,7 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
                  "--model", cfg.channel, "--snr", str(cfg.snr_db), "--doppler", str(cfg.doppler_hz),
                  "--sample-rate", str(cfg.samp_rate), "--seed", str(cfg.seed), "--in", iq_tx, "--out", iq_rx])
             children.procs.append(emulator)
-            link_argv += ["--channel", "zmq", "--iq-out", iq_tx, "--iq-in", iq_rx, "--snr", "inf"]
+            link_argv += ["--channel", "zmq", "--iq-out", iq_tx, "--iq-in", iq_rx]
         else:
             link_argv += ["--channel", "sim"]
 

@@ -70,7 +70,8 @@ def score_and_render(cfg, source, staging: Path, finish: dict[str, Any], link: d
     shutil.copyfile(recon_path, staging / "reconstruction.mp4")
     dec_report_path = Path(finish["report"])
     decoder_report = json.loads(dec_report_path.read_text())
-    shutil.copyfile(dec_report_path, staging / "decode_report.json")
+    decoder_report["video"] = "reconstruction.mp4"  # the worker's path was inside the staging folder
+    (staging / "decode_report.json").write_text(json.dumps(decoder_report, indent=2))
 
     recon = read_video(recon_path, width=None, height=None, fps=None).frames
     src = source.frames

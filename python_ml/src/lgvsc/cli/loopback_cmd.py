@@ -30,7 +30,7 @@ def add_parser(subparsers) -> None:
                         "rayleigh, rician, tdl-a .. tdl-e")
     p.add_argument("--doppler", type=float, default=10.0, help="maximum Doppler shift in Hz (fading channels)")
     p.add_argument("--freq-offset", type=float, default=0.0,
-                   help="carrier frequency offset, normalised to the sample rate (awgn channel)")
+                   help="carrier frequency offset in Hz (awgn channel in the flowgraph; Sionna channels take it as --cfo)")
     p.add_argument("--phy", choices=("ofdm", "psk"), default="ofdm", help="PHY hier blocks to use")
     p.add_argument("--fec", choices=("none", "cc"), default="none",
                    help="FEC on the payload: none, or cc (gr-fec rate-1/2 convolutional code, soft decisions)")
