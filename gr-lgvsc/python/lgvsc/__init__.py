@@ -10,12 +10,12 @@ the PHYs.
 
 import importlib as _importlib
 
-# from .gmsk_pdu_rx import gmsk_pdu_rx
-# from .gmsk_pdu_tx import gmsk_pdu_tx
 from .ofdm_pdu_rx import ofdm_pdu_rx
 from .ofdm_pdu_tx import ofdm_pdu_tx
+from .psk_pdu_rx import psk_pdu_rx
+from .psk_pdu_tx import psk_pdu_tx
 
-__all__ = ["ofdm_pdu_rx", "ofdm_pdu_tx"]
+__all__ = ["ofdm_pdu_rx", "ofdm_pdu_tx", "psk_pdu_rx", "psk_pdu_tx"]
 
 
 def __getattr__(name):

@@ -35,6 +35,7 @@ class ofdm_pdu_rx(gr.hier_block2):
     ``fec``, ``rx_count``), message ``status`` (counter dict after every packet).
     """
 
+    @pc.quiet_init
     def __init__(self, fft_len=64, cp_len=16, carrier_preset="wifi64", header_mod="bpsk",
                  payload_mod="qpsk", mtu=1500, gap=1024, fec_mode="none"):
         gr.hier_block2.__init__(self, "lgvsc_ofdm_pdu_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
@@ -91,6 +92,7 @@ class ofdm_pdu_rx(gr.hier_block2):
         # value inside this chain (mpsk_snr_est_cc inline corrupts tagged
         # streams), so no snr_db is stamped yet; rx_gate's "snr" port is ready.
         snr = payload_ser
+        self.payload_symbols = payload_ser  # equalised symbols: tap for the Qt GUI constellation (flowgraphs/rx_*_gui.grc)
 
         # Sizes for the largest frame a (possibly corrupted) header can announce.
         air_bytes = pc.HEADER_LEN_MAX

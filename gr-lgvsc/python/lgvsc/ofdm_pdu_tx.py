@@ -36,6 +36,7 @@ class ofdm_pdu_tx(gr.hier_block2):
     (counter dict, see docs/PHY.md).
     """
 
+    @pc.quiet_init
     def __init__(self, fft_len=64, cp_len=16, carrier_preset="wifi64", header_mod="bpsk",
                  payload_mod="qpsk", mtu=1500, gap=1024, fec_mode="none"):
         gr.hier_block2.__init__(self, "lgvsc_ofdm_pdu_tx", gr.io_signature(0, 0, 0),

@@ -17,18 +17,24 @@ class pdu_guard(gr.basic_block):
     Args:
         mtu: largest payload in bytes.
         name: label for log lines.
+        seq_bytes: 0 (default) or 2: prepend a big-endian 16-bit packet
+            counter to every valid PDU (for PHYs whose header has no counter;
+            ``rx_gate(seq_bytes=2)`` strips it into ``packet_num``).
 
     Message ports: ``in`` (PDUs), ``out`` (valid PDUs), ``status`` (dict of
     counters ``tx_pdus``, ``tx_bytes``, ``tx_oversize``, ``tx_empty``,
     ``tx_malformed`` after every PDU).
     """
 
-    def __init__(self, mtu=1500, name="phy_tx"):
+    def __init__(self, mtu=1500, name="phy_tx", seq_bytes=0):
         gr.basic_block.__init__(self, name="lgvsc_pdu_guard", in_sig=None, out_sig=None)
         if int(mtu) < 1:
             raise ValueError(f"mtu must be >= 1, got {mtu}")
         self.mtu = int(mtu)
         self._label = name
+        if seq_bytes not in (0, 2):
+            raise ValueError(f"seq_bytes must be 0 or 2, got {seq_bytes}")
+        self.seq_bytes = seq_bytes
         self.counters = {"tx_pdus": 0, "tx_bytes": 0, "tx_oversize": 0, "tx_empty": 0, "tx_malformed": 0}
         self.message_port_register_in(pmt.intern("in"))
         self.message_port_register_out(pmt.intern("out"))
@@ -51,5 +57,9 @@ class pdu_guard(gr.basic_block):
             else:
                 self.counters["tx_pdus"] += 1
                 self.counters["tx_bytes"] += n
-                self.message_port_pub(pmt.intern("out"), pmt.cons(pmt.make_dict(), pmt.cdr(msg)))
+                data = pmt.cdr(msg)
+                if self.seq_bytes:
+                    seq = (self.counters["tx_pdus"] - 1) & 0xFFFF
+                    data = pmt.init_u8vector(n + 2, [seq >> 8, seq & 0xFF] + list(pmt.u8vector_elements(data)))
+                self.message_port_pub(pmt.intern("out"), pmt.cons(pmt.make_dict(), data))
         self.message_port_pub(pmt.intern("status"), pmt.to_pmt(dict(self.counters)))

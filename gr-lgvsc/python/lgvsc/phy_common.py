@@ -7,7 +7,9 @@ Everything that touches samples or bits is a stock gr-digital / gr-fec /
 gr-pdu block; this module only chooses parameters.
 """
 
-from gnuradio import digital, fec
+import functools
+
+from gnuradio import digital, fec, gr
 
 __all__ = [
     "CARRIER_PRESETS",
@@ -21,6 +23,7 @@ __all__ = [
     "crc_check",
     "fec_decoder",
     "fec_encoder",
+    "quiet_init",
     "reserve_buffers",
 ]
 
@@ -130,3 +133,28 @@ def fec_decoder(mode, max_bytes):
     if mode == "none":
         return None
     return fec.cc_decoder.make(8 * max_bytes, _CC_K, 2, _CC_POLYS, 0, -1, fec.CC_TAILBITING)
+
+
+def quiet_init(init):
+    """Decorator for PHY constructors: build the inner blocks with their
+    loggers at ``warn`` or above.
+
+    Debian's /etc/gnuradio/conf.d/gnuradio-runtime.conf sets the default log
+    level to ``debug``, so every inner block (including those inside stock C++
+    hier blocks such as ofdm_sync_sc_cfb, which Python cannot reach) would
+    print an ``info`` line per ``set_min_output_buffer`` and ``debug`` lines
+    at construction.  A block's logger takes the default level when the block
+    is created, so raising the default only while the PHY is built quietens
+    exactly the PHY's own blocks; warnings and errors still print.
+    """
+    @functools.wraps(init)
+    def wrapper(*args, **kwargs):
+        log = gr.logging()
+        old = log.default_level()
+        if int(old) < int(gr.log_levels.warn):
+            log.set_default_level(gr.log_levels.warn)
+        try:
+            return init(*args, **kwargs)
+        finally:
+            log.set_default_level(old)
+    return wrapper

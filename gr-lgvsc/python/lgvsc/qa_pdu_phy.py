@@ -5,11 +5,11 @@ flowgraph (PHY TX -> channels.channel_model -> PHY RX)."""
 
 import pmt
 from gnuradio import gr_unittest
-from gnuradio.lgvsc import ofdm_pdu_rx, ofdm_pdu_tx
+from gnuradio.lgvsc import ofdm_pdu_rx, ofdm_pdu_tx, psk_pdu_rx, psk_pdu_tx
 from gnuradio.lgvsc.loopback import random_pdus, run_loopback
 
 # (name, tx class, rx class, extra kwargs for both)
-PHYS = [("ofdm", ofdm_pdu_tx, ofdm_pdu_rx, {})]
+PHYS = [("ofdm", ofdm_pdu_tx, ofdm_pdu_rx, {}), ("psk", psk_pdu_tx, psk_pdu_rx, {})]
 MTU = 1500
 
 
@@ -54,29 +54,52 @@ class qa_pdu_phy(gr_unittest.TestCase):
             ofdm_pdu_rx(gap=10)
         with self.assertRaisesRegex(ValueError, "4095"):
             ofdm_pdu_tx(mtu=3000, fec_mode="cc")
+        with self.assertRaisesRegex(ValueError, "fec"):
+            psk_pdu_tx(fec_mode="turbo")
+        with self.assertRaisesRegex(ValueError, "sps"):
+            psk_pdu_rx(sps=1)
+        with self.assertRaisesRegex(ValueError, "mod"):
+            psk_pdu_tx(payload_mod="16qam")
+        with self.assertRaisesRegex(ValueError, "gap"):
+            psk_pdu_rx(gap=4)
 
-    def test_noise_coded_beats_uncoded_and_no_corrupt_output(self):
-        # OFDM, fixed 1500-byte QPSK PDUs at ~15 dB, where uncoded loses ~40 %.
-        # Target (issue 3): uncoded < 50 % and coded >= 95 %.  Measured with
-        # gr-digital's decision-directed equaliser: uncoded ~61 %, coded ~83 %;
-        # the coded losses are equaliser phase slips, not decoder failures (see
-        # docs/PHY.md "Known limits").  Asserted: a clear coding gain.
-        n = 100
+    def _coded_vs_uncoded(self, tx_cls, rx_cls, noise, n=100):
+        """Delivered fraction per FEC mode for n fixed-size (MTU) PDUs at ``noise``;
+        asserts that nothing corrupt ever comes out."""
         pdus = random_pdus(n, MTU, seed=11, min_len=MTU)
         sent = payloads(pdus)
+        sent_set = set(sent)
         results = {}
         for fec_mode in ("none", "cc"):
-            res = run_loopback(ofdm_pdu_tx(mtu=MTU, fec_mode=fec_mode), ofdm_pdu_rx(mtu=MTU, fec_mode=fec_mode),
-                               pdus, noise_voltage=NOISE, seed=5, timeout=120)
-            sent_set = set(sent)
+            res = run_loopback(tx_cls(mtu=MTU, fec_mode=fec_mode), rx_cls(mtu=MTU, fec_mode=fec_mode),
+                               pdus, noise_voltage=noise, freq_offset=0.001, seed=5, timeout=120)
             for _, data in res.received:  # CRC failures are never forwarded
                 self.assertIn(data, sent_set)
             results[fec_mode] = res.delivered(sent) / n
+        print(f"{tx_cls.__name__} noise {noise}: delivered {results}")
+        return results
+
+    def test_noise_coded_target_psk(self):
+        # Issue 3 target, met by the single-carrier PHY: at a noise level where
+        # uncoded BPSK loses > 50 % of 1500-byte PDUs, rate-1/2 CC delivers >= 95 %.
+        results = self._coded_vs_uncoded(psk_pdu_tx, psk_pdu_rx, PSK_NOISE)
+        self.assertLess(results["none"], 0.5, results)
+        self.assertGreaterEqual(results["cc"], 0.95, results)
+
+    def test_noise_coded_gain_ofdm(self):
+        # OFDM, fixed 1500-byte QPSK PDUs at ~15 dB.  The issue-3 target
+        # (uncoded < 50 %, coded >= 95 %) is NOT met by OFDM: gr-digital's
+        # decision-directed equaliser (simpledfe) slips phase on some carriers
+        # for the rest of a packet, which no FEC repairs (docs/PHY.md "Known
+        # limits"; measured uncoded ~61 %, coded ~83 %).  Asserted here: a clear
+        # coding gain and no corrupt output.  The PSK PHY meets the target.
+        results = self._coded_vs_uncoded(ofdm_pdu_tx, ofdm_pdu_rx, OFDM_NOISE)
         self.assertLess(results["none"], 0.75, results)
         self.assertGreaterEqual(results["cc"], results["none"] + 0.15, results)
 
 
-NOISE = 0.36
+OFDM_NOISE = 0.36  # ~14.7 dB in-burst SNR (unit-power bursts)
+PSK_NOISE = 0.55   # ~5.2 dB per sample, ~8.2 dB Es/N0 after the sps=2 matched filter
 
 if __name__ == "__main__":
     gr_unittest.run(qa_pdu_phy)

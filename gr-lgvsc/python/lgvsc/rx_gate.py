@@ -28,11 +28,14 @@ class rx_gate(gr.basic_block):
         fft_len: OFDM FFT length, to turn a carrier offset into cycles/sample
             (0 when not OFDM).
         mtu: PDUs longer than this are counted as ``rx_oversize`` and dropped.
+        seq_bytes: 0 or 2: strip a leading 16-bit counter (written by
+            ``pdu_guard(seq_bytes=2)``) and report it as ``packet_num``.
     """
 
-    def __init__(self, phy="ofdm", fec="none", fft_len=0, mtu=1500):
+    def __init__(self, phy="ofdm", fec="none", fft_len=0, mtu=1500, seq_bytes=0):
         gr.basic_block.__init__(self, name="lgvsc_rx_gate", in_sig=None, out_sig=None)
         self.phy, self.fec, self.fft_len, self.mtu = phy, fec, int(fft_len), int(mtu)
+        self.seq_bytes = int(seq_bytes)
         self.counters = {"rx_ok": 0, "rx_bytes": 0, "rx_crc_fail": 0, "rx_oversize": 0}
         self._snr = None
         for port in ("ok", "fail", "snr"):
@@ -62,6 +65,13 @@ class rx_gate(gr.basic_block):
         if not pmt.is_pair(msg) or not pmt.is_u8vector(pmt.cdr(msg)):
             return
         data = pmt.cdr(msg)
+        seq = None
+        if self.seq_bytes and pmt.length(data) > self.seq_bytes:
+            raw = bytes(pmt.u8vector_elements(data))
+            seq = int.from_bytes(raw[:self.seq_bytes], "big")
+            data = pmt.init_u8vector(len(raw) - self.seq_bytes, list(raw[self.seq_bytes:]))
+        elif self.seq_bytes:
+            data = pmt.init_u8vector(0, [])
         n = pmt.length(data)
         if n == 0 or n > self.mtu:
             self.counters["rx_oversize"] += 1
@@ -74,6 +84,8 @@ class rx_gate(gr.basic_block):
         meta = pmt.dict_add(meta, pmt.intern("phy"), pmt.intern(self.phy))
         meta = pmt.dict_add(meta, pmt.intern("fec"), pmt.intern(self.fec))
         meta = pmt.dict_add(meta, pmt.intern("rx_count"), pmt.from_uint64(self.counters["rx_ok"]))
+        if seq is not None:
+            meta = pmt.dict_add(meta, pmt.intern("packet_num"), pmt.from_long(seq))
         if pmt.is_dict(src):
             num = pmt.dict_ref(src, pmt.intern(_NUM_TAG), pmt.PMT_NIL)
             if pmt.is_integer(num):
