@@ -93,7 +93,8 @@ class EvalConfig:
             raise UserError(f"unknown transport {self.transport!r}; choose one of {', '.join(TRANSPORTS)}")
         if self.transport == "phy":
             raise UserError("transport 'phy' (through the GNU Radio flowgraph) is not available yet in "
-                            "lgvsc eval: no loopback API on the ML side; use --transport linksim")
+                            "lgvsc eval: use --transport linksim here, or `lgvsc loopback` to send the "
+                            "semantic stream alone through the PHY")
         if self.seeds < 1:
             raise UserError(f"--seeds must be >= 1, got {self.seeds}")
         if self.design_snr is not None and not math.isfinite(self.design_snr):
