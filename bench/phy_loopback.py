@@ -1,22 +1,26 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Benchmark of the LGVSC OFDM PDU PHY (run with /usr/bin/python3).
+"""Benchmark of the LGVSC PDU PHYs (run with /usr/bin/python3).
 
 1. Throughput: samples/s of our OFDM loopback (ofdm_pdu_tx -> ofdm_pdu_rx)
    versus the stock gr-digital chain (pdu_to_tagged_stream -> digital.ofdm_tx
    -> burst gap -> digital.ofdm_rx -> tagged_stream_to_pdu), same FFT/CP,
    BPSK header, QPSK payload, gap and PDUs, measured in the same run.
-2. PER versus SNR for FEC none and cc: CSV + PNG under --out (default out/bench).
+   The single-carrier psk_pdu_tx/rx loopback is reported in absolute terms
+   (gr-digital's packet_tx/packet_rx exist only as example .grc files).
+2. PER versus SNR for both PHYs, FEC none and cc: CSV + PNG under --out
+   (default out/bench).
 """
 
 import argparse
 import csv
+import math
 import os
 import time
 
 import pmt
 from gnuradio import blocks, digital, gr, pdu
-from gnuradio.lgvsc import ofdm_pdu_rx, ofdm_pdu_tx
+from gnuradio.lgvsc import ofdm_pdu_rx, ofdm_pdu_tx, psk_pdu_rx, psk_pdu_tx
 from gnuradio.lgvsc.loopback import pdu_collector, pdu_feeder, random_pdus, run_loopback
 
 
@@ -72,20 +76,28 @@ def main():
     print(f"  lgvsc ofdm_pdu   : {o_rate / 1e6:6.2f} MS/s  {ours.delivered(sent) / ours.seconds:7.0f} PDU/s  "
           f"delivered {ours.delivered(sent)}/{args.n}")
     print(f"  ratio ours/stock : {o_rate / s_rate:.3f}  (target >= 0.95)")
+    psk = run_loopback(psk_pdu_tx(mtu=args.size), psk_pdu_rx(mtu=args.size), pdus, idle=1.0)
+    print(f"  lgvsc psk_pdu    : {psk.samples / psk.seconds / 1e6:6.2f} MS/s  "
+          f"{psk.delivered(sent) / psk.seconds:7.0f} PDU/s  delivered {psk.delivered(sent)}/{args.n}  "
+          f"(BPSK, sps 2, gap 256)")
 
     rows = []
-    for fec_mode in ("none", "cc"):
-        for nv in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5):
-            pd = random_pdus(args.per_n, 512, seed=2, min_len=512)
-            snt = [bytes(pmt.u8vector_elements(pmt.cdr(p))) for p in pd]
-            r = run_loopback(ofdm_pdu_tx(mtu=512, fec_mode=fec_mode), ofdm_pdu_rx(mtu=512, fec_mode=fec_mode), pd,
-                             noise_voltage=nv, seed=9, idle=1.0)
-            # QPSK points of gr-digital have |s|^2 = 4 (pilots 1): in-burst SNR
-            snr_db = 10 * __import__("math").log10((48 * 4 + 4) / 52 / nv ** 2)
-            per = 1 - r.delivered(snt) / args.per_n
-            rows.append({"fec": fec_mode, "noise_voltage": nv, "snr_db": round(snr_db, 2), "per": round(per, 4),
-                         "crc_fail": r.rx_status.get("rx_crc_fail", 0)})
-            print(f"  PER fec={fec_mode:4s} SNR {snr_db:5.1f} dB: {per:.3f}")
+    # (phy, tx, rx, noise voltages).  Both transmitters send unit-power bursts,
+    # so SNR per sample = -20 log10(noise_voltage); PSK Es/N0 = SNR + 10 log10(sps).
+    sweeps = [("ofdm", ofdm_pdu_tx, ofdm_pdu_rx, (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)),
+              ("psk", psk_pdu_tx, psk_pdu_rx, (0.4, 0.5, 0.55, 0.6, 0.7, 0.8))]
+    for phy, tx_cls, rx_cls, noises in sweeps:
+        for fec_mode in ("none", "cc"):
+            for nv in noises:
+                pd = random_pdus(args.per_n, 512, seed=2, min_len=512)
+                snt = [bytes(pmt.u8vector_elements(pmt.cdr(p))) for p in pd]
+                r = run_loopback(tx_cls(mtu=512, fec_mode=fec_mode), rx_cls(mtu=512, fec_mode=fec_mode), pd,
+                                 noise_voltage=nv, freq_offset=0.001, seed=9, idle=1.0)
+                snr_db = -20 * math.log10(nv)
+                per = 1 - r.delivered(snt) / args.per_n
+                rows.append({"phy": phy, "fec": fec_mode, "noise_voltage": nv, "snr_db": round(snr_db, 2),
+                             "per": round(per, 4), "crc_fail": r.rx_status.get("rx_crc_fail", 0)})
+                print(f"  PER {phy:4s} fec={fec_mode:4s} SNR {snr_db:5.1f} dB: {per:.3f}")
     csv_path = os.path.join(args.out, "phy_per.csv")
     with open(csv_path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -95,12 +107,14 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
-    for fec_mode in ("none", "cc"):
-        pts = [r for r in rows if r["fec"] == fec_mode]
-        ax.semilogy([r["snr_db"] for r in pts], [max(r["per"], 1e-3) for r in pts], "o-", label=f"fec={fec_mode}")
-    ax.set_xlabel("in-burst SNR (dB)")
+    for phy, style in (("ofdm", "o-"), ("psk", "s--")):
+        for fec_mode in ("none", "cc"):
+            pts = [r for r in rows if r["fec"] == fec_mode and r["phy"] == phy]
+            ax.semilogy([r["snr_db"] for r in pts], [max(r["per"], 1e-3) for r in pts], style,
+                        label=f"{phy} fec={fec_mode}")
+    ax.set_xlabel("in-burst SNR per sample (dB)")
     ax.set_ylabel(f"PER (512-byte PDUs, {args.per_n}/point; floor 1e-3)")
-    ax.set_title("LGVSC OFDM PDU PHY, AWGN, QPSK payload")
+    ax.set_title("LGVSC PDU PHYs, AWGN: OFDM QPSK, single-carrier BPSK sps 2")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     png = os.path.join(args.out, "phy_per.png")

@@ -32,7 +32,7 @@ class ofdm_pdu_rx(gr.hier_block2):
 
     Ports: stream in (complex64), message ``out`` (PDUs whose CRC passed, with
     metadata ``crc_ok``, ``packet_num``, ``freq_offset``, ``phy``,
-    ``fec``, ``rx_count``), message ``status`` (counter dict after every packet).
+    ``fec``, ``rx_count``), message ``status`` (counter dict, at most every 20 ms).
     """
 
     @pc.quiet_init

@@ -4,6 +4,8 @@
 import pmt
 from gnuradio import gr
 
+from .phy_common import StatusThrottle
+
 __all__ = ["pdu_guard"]
 
 
@@ -23,7 +25,7 @@ class pdu_guard(gr.basic_block):
 
     Message ports: ``in`` (PDUs), ``out`` (valid PDUs), ``status`` (dict of
     counters ``tx_pdus``, ``tx_bytes``, ``tx_oversize``, ``tx_empty``,
-    ``tx_malformed`` after every PDU).
+    ``tx_malformed``; at most every 20 ms, and within 20 ms of the last change).
     """
 
     def __init__(self, mtu=1500, name="phy_tx", seq_bytes=0):
@@ -40,6 +42,15 @@ class pdu_guard(gr.basic_block):
         self.message_port_register_out(pmt.intern("out"))
         self.message_port_register_out(pmt.intern("status"))
         self.set_msg_handler(pmt.intern("in"), self._handle)
+        self._status = StatusThrottle(self, lambda: dict(self.counters))
+
+    def start(self):
+        self._status.start()
+        return True
+
+    def stop(self):
+        self._status.stop()
+        return True
 
     def _reject(self, counter, text):
         self.counters[counter] += 1
@@ -62,4 +73,4 @@ class pdu_guard(gr.basic_block):
                     seq = (self.counters["tx_pdus"] - 1) & 0xFFFF
                     data = pmt.init_u8vector(n + 2, [seq >> 8, seq & 0xFF] + list(pmt.u8vector_elements(data)))
                 self.message_port_pub(pmt.intern("out"), pmt.cons(pmt.make_dict(), data))
-        self.message_port_pub(pmt.intern("status"), pmt.to_pmt(dict(self.counters)))
+        self._status.touch()

@@ -10,6 +10,7 @@ from .psk_pdu_tx import (
     ACCESS_CODE,
     SEQ_BYTES,
     check_psk_args,
+    const_rms,
     psk_constellation,
     rrc_taps,
 )
@@ -57,8 +58,7 @@ class psk_pdu_rx(gr.hier_block2):
 
         gate = blocks.tag_gate(gr.sizeof_gr_complex, False)
         taps = rrc_taps(sps, excess_bw, NFILTS)
-        # Matched-filter gain: symbols of a unit-power burst come out at |s| = 1
-        # (the constellation's scale), whatever sps.
+        # Matched-filter gain: symbols of a unit-power burst come out at |s| = 1, whatever sps.
         gain = NFILTS / (sps * sum(t * t for t in taps))
         clock = digital.pfb_clock_sync_ccf(sps, 6.28 / 200.0, [gain * t for t in taps], NFILTS, NFILTS // 2, 1.5, 1)
         costas = digital.costas_loop_cc(6.28 / 200.0, const.arity(), False)
@@ -76,7 +76,8 @@ class psk_pdu_rx(gr.hier_block2):
         n_rot = const.arity()
         code = ACCESS_CODE
         for k in range(n_rot):
-            rot = blocks.multiply_const_cc(cmath.exp(2j * cmath.pi * k / n_rot))
+            # Rotation k of the Costas ambiguity, scaled to the constellation's points.
+            rot = blocks.multiply_const_cc(const_rms(const) * cmath.exp(2j * cmath.pi * k / n_rot))
             soft = digital.constellation_soft_decoder_cf(const.base())
             corr = digital.correlate_access_code_ff_ts(code, ACCESS_THRESHOLD, LEN_KEY)
             corr.set_log_level("warn")

@@ -7,7 +7,7 @@ from gnuradio.filter import firdes
 from . import phy_common as pc
 from .pdu_guard import pdu_guard
 
-__all__ = ["ACCESS_CODE", "PREAMBLE_BITS", "PSK_MODS", "check_psk_args", "psk_pdu_tx"]
+__all__ = ["ACCESS_CODE", "PREAMBLE_BITS", "PSK_MODS", "check_psk_args", "const_rms", "psk_constellation", "psk_pdu_tx"]
 
 LEN_KEY = "packet_len"
 PSK_MODS = ("bpsk", "qpsk")
@@ -20,12 +20,19 @@ MAX_LEN = 0xFFFF  # 16-bit length field of gr-digital's header_format_default
 
 
 def psk_constellation(name):
-    """Gray-coded BPSK/QPSK gr-digital constellation, unit average energy."""
+    """Gray-coded BPSK/QPSK gr-digital constellation (see :func:`const_rms`)."""
     if name == "bpsk":
         return digital.constellation_bpsk()
     if name == "qpsk":
-        return digital.constellation_qpsk()  # points (+-1 +-1j)/sqrt(2)
+        return digital.constellation_qpsk()  # points +-sqrt(2) +-sqrt(2)j: |s|^2 = 4
     raise ValueError(f"mod must be one of {PSK_MODS}, got {name!r}")
+
+
+def const_rms(const):
+    """RMS amplitude of a constellation's points: the TX sends points / rms
+    (unit-power bursts), the RX multiplies by rms before soft decisions."""
+    pts = const.points()
+    return (sum(abs(p) ** 2 for p in pts) / len(pts)) ** 0.5
 
 
 def rrc_taps(sps, excess_bw, nfilts=1):
@@ -90,7 +97,8 @@ class psk_pdu_tx(gr.hier_block2):
         pre_tagged = blocks.stream_to_tagged_stream(gr.sizeof_char, 1, pre_bytes, LEN_KEY)
         bytes_mux = blocks.tagged_stream_mux(gr.sizeof_char, LEN_KEY, 0)
         unpack = blocks.repack_bits_bb(8, bps, LEN_KEY, False, gr.GR_MSB_FIRST)
-        mapper = digital.chunks_to_symbols_bc(const.points())
+        rms = const_rms(const)
+        mapper = digital.chunks_to_symbols_bc([p / rms for p in const.points()])
         # Zero symbols after every burst (inside the same tagged packet) so the
         # pulse-shaping filter's tail and the gap leave with their burst.
         gap_syms = -(-gap // sps)

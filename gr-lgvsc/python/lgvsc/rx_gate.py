@@ -6,6 +6,8 @@ import math
 import pmt
 from gnuradio import gr
 
+from .phy_common import StatusThrottle
+
 __all__ = ["rx_gate"]
 
 # Stream tags collected on the way that become metadata, as (tag key, meta key).
@@ -20,7 +22,7 @@ class rx_gate(gr.basic_block):
     Input ports ``ok`` and ``fail`` take the two outputs of gr-digital's
     ``crc_check``; only ``ok`` PDUs leave on ``out``.  Port ``snr`` takes the
     running SNR estimate (a double, dB) of gr-digital's probe_mpsk_snr_est_c.  ``status`` gets a dict of
-    counters after every packet.
+    counters (at most every 20 ms, and within 20 ms of the last change).
 
     Args:
         phy: PHY name written to metadata (``ofdm`` / ``gmsk``).
@@ -45,17 +47,29 @@ class rx_gate(gr.basic_block):
             self.message_port_register_out(pmt.intern(port))
         self.set_msg_handler(pmt.intern("ok"), self._ok)
         self.set_msg_handler(pmt.intern("fail"), self._fail)
+        self._throttle = StatusThrottle(self, self._snapshot)
+
+    def start(self):
+        self._throttle.start()
+        return True
+
+    def stop(self):
+        self._throttle.stop()
+        return True
 
     def _snr_msg(self, msg):
         # probe_mpsk_snr_est_c publishes a plain double (dB).
         if pmt.is_number(msg) and math.isfinite(pmt.to_double(msg)):
             self._snr = round(pmt.to_double(msg), 2)
 
-    def _status(self):
+    def _snapshot(self):
         st = dict(self.counters)
         if self._snr is not None:
             st["last_snr_db"] = self._snr
-        self.message_port_pub(pmt.intern("status"), pmt.to_pmt(st))
+        return st
+
+    def _status(self):
+        self._throttle.touch()
 
     def _fail(self, msg):
         self.counters["rx_crc_fail"] += 1
