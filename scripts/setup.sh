@@ -9,7 +9,8 @@ GR_PYTHON="${GR_PYTHON:-/usr/bin/python3}"          # the interpreter that has G
 VENV="${VENV:-$ROOT/.venv}"
 PREFIX="${LGVSC_PREFIX:-/usr/local}"
 APT_PACKAGES=(gnuradio gnuradio-dev python3-zmq python3-pytest python3-venv cmake pkg-config
-              libspdlog-dev pybind11-dev python3-pybind11 ffmpeg git)
+              libspdlog-dev pybind11-dev python3-pybind11 ffmpeg git
+              uhd-host soapysdr-module-hackrf hackrf)
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 SUDO=""
