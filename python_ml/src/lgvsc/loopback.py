@@ -213,7 +213,7 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
     """Run the whole chain once; raises :class:`UserError` with a clear message on failure."""
     from lgvsc.loopback_report import score_and_render, write_report
     from lgvsc.video import read_video
-    from lgvsc.workers.client import FREE, StatusSubscriber, WorkerProcess
+    from lgvsc.workers.client import FREE, StatusSubscriber, WorkerProcess, die_with_parent
 
     cfg.validate()
     timings: dict[str, float] = {}
@@ -253,7 +253,8 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
             emulator = subprocess.Popen(
                 [sys.executable, "-c", "import sys; from lgvsc.cli import main; sys.exit(main())", "channel",
                  "--model", cfg.channel, "--snr", str(cfg.snr_db), "--doppler", str(cfg.doppler_hz),
-                 "--sample-rate", str(cfg.samp_rate), "--seed", str(cfg.seed), "--in", iq_tx, "--out", iq_rx])
+                 "--sample-rate", str(cfg.samp_rate), "--seed", str(cfg.seed), "--in", iq_tx, "--out", iq_rx],
+                preexec_fn=die_with_parent)
             children.procs.append(emulator)
             link_argv += ["--channel", "zmq", "--iq-out", iq_tx, "--iq-in", iq_rx]
         else:
@@ -276,7 +277,8 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
         log.info("encoded: %s PDUs, %s bytes", total_pdus, encoded.get("payload_bytes"))
 
         t = time.monotonic()
-        link = subprocess.Popen(link_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        link = subprocess.Popen(link_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=die_with_parent)
         children.procs.insert(0, link)
         watcher = _LinkWatcher(link)
         watcher.start()
@@ -304,7 +306,9 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
         timings["on air (flowgraph)"] = time.monotonic() - t
 
         t = time.monotonic()
-        fin = dec.control({"op": "finish", "timeout": cfg.timeout_s}, timeout=cfg.timeout_s + 10)
+        # The flowgraph has finished, so nothing more will arrive: wait only briefly for the
+        # end-of-stream object (it may have been lost), then decode what came with concealment.
+        fin = dec.control({"op": "finish", "timeout": 2.0}, timeout=cfg.timeout_s)
         if not fin.get("ok"):
             raise UserError(f"the decoder produced no video: {fin.get('error')}")
         timings["decode (finish)"] = time.monotonic() - t

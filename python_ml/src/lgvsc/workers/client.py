@@ -26,10 +26,24 @@ import zmq
 from lgvsc.errors import UserError
 from lgvsc.workers.transport import pack_control, unpack_control
 
-__all__ = ["WorkerProcess", "request", "StatusSubscriber", "FREE"]
+__all__ = ["WorkerProcess", "request", "StatusSubscriber", "FREE", "die_with_parent"]
 
 #: Endpoint that lets the worker pick a free loopback port (read it back from ``endpoints``).
 FREE = "tcp://127.0.0.1:*"
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for child processes: SIGTERM when the parent dies, even by SIGKILL.
+
+    Without it a parent killed hard (a test timeout, the OOM killer) leaves its workers running
+    as orphans that keep their ports. Linux-only (prctl PR_SET_PDEATHSIG); a no-op elsewhere.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def request(endpoint: str, msg: dict[str, Any], timeout: float = 5.0, ctx: zmq.Context | None = None,
@@ -78,7 +92,7 @@ class WorkerProcess:
                     argv += [opt, FREE]
         cmd = [python, "-c", "import sys; from lgvsc.cli import main; sys.exit(main())", "worker", *argv]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=None, text=True,
-                                env={**os.environ, **(env or {})})
+                                env={**os.environ, **(env or {})}, preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout
         assert proc.stdout is not None
         while time.monotonic() < deadline:
