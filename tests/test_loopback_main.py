@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from lgvsc.loopback import OUTPUT_FILES
 
 LGVSC = [sys.executable, "-c", "import sys; from lgvsc.cli import main; sys.exit(main())"]
@@ -48,7 +47,8 @@ def _wait_no_processes(marker: str, timeout: float = 15.0) -> list[int]:
 def _run(args, gr_env, timeout=300, **kw):
     marker = f"LGVSC_TEST_RUN={uuid.uuid4().hex}"
     env = dict(gr_env, LGVSC_TEST_RUN=marker.split("=", 1)[1])
-    proc = subprocess.run([*LGVSC, "loopback", *map(str, args), "--no-progress"], env=env, capture_output=True,
+    proc = subprocess.run([*LGVSC, "loopback", *map(str, args), "--no-progress"], check=False, env=env,
+                          capture_output=True,
                           text=True, timeout=timeout, **kw)
     return proc, marker
 

@@ -211,6 +211,6 @@ def test_signal_path_with_impairments_end_to_end(tmp_path, device):
         echoed.close(0)
         enc.stop()
         dec.stop()
-    for p, out in zip(procs, outputs):
+    for p, out in zip(procs, outputs, strict=True):
         assert p.returncode == 0, out[-3000:]
         assert "Traceback" not in out, out[-3000:]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-class Focus(str, Enum):
+class Focus(StrEnum):
     """The paper's semantic focus prompts for PSSS."""
 
     GENERAL = "general"
