@@ -258,7 +258,7 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
             children.procs.append(emulator)
             link_argv += ["--channel", "zmq", "--iq-out", iq_tx, "--iq-in", iq_rx]
         else:
-            link_argv += ["--channel", "sim"]
+            link_argv += ["--channel", "sim", "--seed", str(cfg.seed)]
 
         job = {"op": "job", "video": str(cfg.video.resolve()), "mtu": cfg.mtu, "encoder": cfg.encoder_options(),
                "video_options": cfg.video_options(), "stream_out": str(staging)}

@@ -32,8 +32,13 @@ def add_parser(subparsers) -> None:
     p.add_argument("--schemes", nargs="*", default=list(_SCHEMES), metavar="SCHEME",
                    help=f"schemes to compare: {', '.join(_SCHEMES)} (default all)")
     p.add_argument("--channel", default="awgn", help="awgn (default), rayleigh, rayleigh-block, tdl-a .. tdl-e")
-    p.add_argument("--transport", default="linksim", help="linksim (Sionna link level, default) or phy "
-                                                          "(GNU Radio flowgraph; not available yet)")
+    p.add_argument("--transport", default="linksim",
+                   help="linksim (Sionna link level, default) or phy (lgvsc and skim through the GNU Radio PHY "
+                        "and channel via the loopback; H.26x skipped there)")
+    p.add_argument("--phy", default="ofdm", help="phy transport: gr-lgvsc PHY, ofdm (default) or psk")
+    p.add_argument("--fec", default="none", help="phy transport: PHY FEC, none (default) or cc")
+    p.add_argument("--gr-python", default="/usr/bin/python3",
+                   help="phy transport: the interpreter with GNU Radio and gr-lgvsc (default /usr/bin/python3)")
     p.add_argument("--design-snr", type=float, default=None,
                    help="choose the LDPC/QAM preset for this SNR at every channel SNR (cliff effect); "
                         "default: the preset of each channel SNR")
@@ -46,6 +51,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("--max-frames", type=int, default=None, help="use at most this many frames of each video")
     p.add_argument("--clip-model", default=None, help="CLIP weights (local folder or hub id) for the CLIP score; "
                                                       "without it the CLIP score is reported unavailable")
+    p.add_argument("--lpips-weights", nargs="+", default=None, metavar="PATH",
+                   help="local LPIPS-VGG weights (files or folders): torchvision's VGG16 (features.*) and the "
+                        "lpips package's heads (lin0..lin4); .safetensors, or .pth read tensors-only. "
+                        "Without it LPIPS is reported unavailable")
+    p.add_argument("--dists-weights", nargs="+", default=None, metavar="PATH",
+                   help="local DISTS weights (files or folders): torchvision's VGG16 and DISTS alpha/beta; "
+                        "without it DISTS is reported unavailable")
+    p.add_argument("--perceptual-frames", type=int, default=16,
+                   help="frames per clip scored by LPIPS/DISTS, evenly spaced (default 16)")
     p.add_argument("--num-iter", type=int, default=20, help="LDPC decoder iterations (default 20)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -66,7 +80,11 @@ def run(args: argparse.Namespace) -> int:
                         transport=args.transport, design_snr=args.design_snr, seeds=args.seeds,
                         profile=args.profile, profile_options=profile_options(args), width=args.width,
                         height=args.height, fps=args.fps, max_frames=args.max_frames, gops=gops,
-                        num_iter=args.num_iter, clip_model=args.clip_model, threads=args.threads)
+                        num_iter=args.num_iter, clip_model=args.clip_model, threads=args.threads,
+                        lpips_weights=tuple(args.lpips_weights) if args.lpips_weights else None,
+                        dists_weights=tuple(args.dists_weights) if args.dists_weights else None,
+                        perceptual_frames=args.perceptual_frames, phy=args.phy, fec=args.fec,
+                        gr_python=args.gr_python)
     config.validate()  # before touching the videos: bad options fail fast
     videos = find_videos(args.videos)
     run_ = run_evaluation(videos, args.output, config, progress=not args.no_progress and sys.stderr.isatty())

@@ -109,6 +109,21 @@ def _fmt(mean: float, std: float, digits: int = 2, sci: bool = False) -> str:
 # ----------------------------------------------------------------------------------------------------------
 # plots
 # ----------------------------------------------------------------------------------------------------------
+#: (marker, line style) per scheme, in :data:`SCHEMES` order.
+_STYLES = (("o", "-"), ("s", "--"), ("^", "-."), ("v", ":"), ("D", (0, (5, 1, 1, 1))))
+_LOWER_IS_BETTER = ("lpips", "dists")
+
+
+def _metric_label(m: str) -> str:
+    return m.upper().replace("_", "-") + (" (lower is better)" if m in _LOWER_IS_BETTER else "")
+
+
+def _computed_metrics(rows: list[dict[str, Any]], key: str = "") -> list[str]:
+    """PSNR, SSIM, MS-SSIM, and the model-based metrics that have at least one computed value."""
+    return ["psnr", "ssim", "ms_ssim"] + [m for m in ("lpips", "dists", "clip_score") if any(
+        math.isfinite(_num(r.get(m + key))) for r in rows)]
+
+
 def _plot_quality(summary: list[dict[str, Any]], metrics: list[str], path: Path) -> None:
     import matplotlib
 
@@ -116,15 +131,22 @@ def _plot_quality(summary: list[dict[str, Any]], metrics: list[str], path: Path)
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
+    present = [s for s in SCHEMES if any(r["scheme"] == s for r in summary)]
+    snrs = sorted({r["snr_db"] for r in summary})
+    step = min((b - a for a, b in zip(snrs, snrs[1:], strict=False)), default=1.0)
     for ax, m in zip(axes[0], metrics, strict=True):
-        for scheme in [s for s in SCHEMES if any(r["scheme"] == s for r in summary)]:
+        for i, scheme in enumerate(present):
             rs = sorted((r for r in summary if r["scheme"] == scheme), key=lambda r: r["snr_db"])
-            x = [r["snr_db"] for r in rs]
+            # A small x offset, and a marker and line style per scheme, so equal curves stay visible.
+            dx = (i - (len(present) - 1) / 2) * 0.06 * step
+            x = [r["snr_db"] + dx for r in rs]
             y = [r[f"{m}_mean"] for r in rs]
             e = [r[f"{m}_std"] if math.isfinite(r[f"{m}_std"]) else 0.0 for r in rs]
-            ax.errorbar(x, y, yerr=e, marker="o", ms=4, capsize=3, label=scheme)
-        ax.set_xlabel("channel SNR (dB, Es/N0)")
-        ax.set_ylabel(m.upper().replace("_", "-"))
+            st = _STYLES[SCHEMES.index(scheme) % len(_STYLES)]
+            ax.errorbar(x, y, yerr=e, marker=st[0], linestyle=st[1], ms=5, capsize=3, label=scheme,
+                        alpha=0.9, mfc="none" if i % 2 else None)
+        ax.set_xlabel("channel SNR (dB)")
+        ax.set_ylabel(_metric_label(m))
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.suptitle("Quality vs SNR (mean over videos and seeds; bars: std)")
@@ -133,7 +155,8 @@ def _plot_quality(summary: list[dict[str, Any]], metrics: list[str], path: Path)
     plt.close(fig)
 
 
-def _plot_cbr(summary: list[dict[str, Any]], path: Path) -> None:
+def _plot_cbr(summary: list[dict[str, Any]], path: Path,
+              xlabel: str = "SNR (dB): the paper's LDPC/QAM preset for it") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -149,7 +172,7 @@ def _plot_cbr(summary: list[dict[str, Any]], path: Path) -> None:
         ax.bar(xs, [by.get(snr, float("nan")) for snr in snrs], width, label=s)
     ax.set_xticks(range(len(snrs)), [f"{s:g}" for s in snrs])
     ax.set_yscale("log")
-    ax.set_xlabel("SNR (dB): the paper's LDPC/QAM preset for it")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("CBR (symbols / C·H·W·F)")
     ax.set_title("Channel bandwidth ratio per scheme (paper definition, mean over videos)")
     ax.grid(alpha=0.3, axis="y")
@@ -208,16 +231,16 @@ def _keyframe_timeline(rows: list[dict[str, Any]], video_key: str, path: Path) -
            and r.get("status") == "ok" and r.get("seed") == 0 and r.get("keyframes_sent")]
     if not sem:
         return False
-    low = min(r["snr_db"] for r in sem)
     lines: dict[str, list[int]] = {}
     lost: dict[str, list[int]] = {}
-    for scheme, label in (("lgvsc", "SKEM (lgvsc)"), ("skim", "SKIM")):
-        rs = [r for r in sem if r["scheme"] == scheme and r["snr_db"] == low]
-        if rs:
+    for scheme, name in (("lgvsc", "SKEM"), ("skim", "SKIM")):
+        for snr in sorted({r["snr_db"] for r in sem if r["scheme"] == scheme}):
+            rs = [r for r in sem if r["scheme"] == scheme and r["snr_db"] == snr]
+            label = f"{name} {snr:g} dB"
             lines[label] = json.loads(rs[0]["keyframes_sent"])
             lost[label] = json.loads(rs[0].get("keyframes_lost") or "[]")
     plot_keyframe_timeline(int(sem[0]["frames"]), lines, path, lost=lost, fps=float(sem[0]["fps"]),
-                           title=f"Keyframes of {sem[0]['video']}, lost at {low:g} dB (seed 0)")
+                           title=f"Keyframes of {sem[0]['video']} per SNR (seed 0)")
     return True
 
 
@@ -264,6 +287,35 @@ def _h26x_table(rows: list[dict[str, Any]], config: EvalConfig) -> tuple[list[st
     return lines, notes
 
 
+def _transport_line(config: EvalConfig, design: str) -> str:
+    if config.transport == "phy":
+        fec = "no FEC" if config.fec == "none" else "rate-1/2 convolutional code (gr-fec)"
+        chan = ("GNU Radio channels.channel_model AWGN inside the flowgraph" if config.channel == "awgn" else
+                f"the Sionna streaming emulator ({config.channel}) over ZeroMQ IQ")
+        return (f"- Transport: **phy** — `lgvsc.loopback.run_loopback` per cell: encoder worker → gr-lgvsc "
+                f"{config.phy.upper()} PDU PHY ({fec}, MTU 1200) → {chan} → PHY RX (CRC) → decoder worker. "
+                "SNR is the flowgraph's (noise voltage 10^(-SNR/20) on unit-power samples for awgn), not the "
+                "linksim's Es/N0 per LDPC-coded symbol, so the two transports' SNR axes are not comparable. "
+                "BLER here is the PDU loss rate (PDUs sent − PDUs received with a good CRC) / PDUs sent. "
+                "The clip the loopback encodes is the normalised clip written with lossless H.264 (CRF 0); "
+                "the reconstruction scored is the decoder worker's video file (H.264 CRF 18).")
+    return (f"- Transport: {config.transport} (Sionna link-level: 5G LDPC + QAM), channel {config.channel}; "
+            f"LDPC/QAM {design}; {config.num_iter} BP iterations.")
+
+
+def _cbr_line(config: EvalConfig) -> str:
+    if config.transport == "phy":
+        return ("- CBR: the paper's definition, channel symbols / (C·H·W·F), of each scheme's payload at the "
+                f"PHY's constellation and code rate ({config.phy}, FEC {config.fec}), by "
+                "`lgvsc.accounting.cbr_for_bits` for every scheme; `cbr_link` in the CSV is the **on-air CBR "
+                "measured** by the loopback: complex samples the flowgraph transmitted (sync, headers, CRC, "
+                "gaps included) / (C·H·W·F).")
+    return ("- CBR: the paper's definition, channel symbols / (C·H·W·F), of each scheme's payload (semantic "
+            "stream or bitstream) in whole LDPC blocks of the preset used, by `lgvsc.accounting.cbr_for_bits` "
+            "for every scheme; `cbr_link` in the CSV counts what the link actually carried (PDU headers "
+            "included).")
+
+
 def _report(run: EvalRun, rows: list[dict[str, Any]], summary_all: list[dict[str, Any]], config: EvalConfig,
             plots: dict[str, str], argv: list[str] | None) -> str:
     ok = [r for r in rows if r.get("status") == "ok"]
@@ -286,9 +338,8 @@ def _report(run: EvalRun, rows: list[dict[str, Any]], summary_all: list[dict[str
     L += ["- Videos: " + ", ".join(f"{v['name']} ({v.get('width', '?')}x{v.get('height', '?')}, "
                                      f"{v.get('num_frames', '?')} frames @ {v.get('fps', 0):g} fps)"
                                      if "num_frames" in v else v["name"] for v in run.videos),
-          f"- Transport: {config.transport} (Sionna link-level: 5G LDPC + QAM), channel {config.channel}; "
-          f"LDPC/QAM {design}; {config.num_iter} BP iterations.",
-          f"- SNRs (Es/N0, dB): {', '.join(f'{s:g}' for s in snrs)}; seeds per cell: {config.seeds} "
+          _transport_line(config, design),
+          f"- SNRs ({'flowgraph SNR' if config.transport == 'phy' else 'Es/N0'}, dB): {', '.join(f'{s:g}' for s in snrs)}; seeds per cell: {config.seeds} "
           "(mean ± sample standard deviation over videos and seeds; no ± with a single value).",
           f"- Profile: {config.profile}.",
           "- lgvsc / skim: the semantic stream's PDUs back to back through the link; a PDU with any bit error is "
@@ -299,10 +350,7 @@ def _report(run: EvalRun, rows: list[dict[str, Any]], summary_all: list[dict[str
           "left in the access units and whatever FFmpeg decodes is scored. A frame the decoder does not deliver "
           "is shown as a **repeat of the last delivered frame (black before the first)**, as a player would. "
           "Access-unit boundaries and timestamps are assumed intact (container/RTP framing).",
-          "- CBR: the paper's definition, channel symbols / (C·H·W·F), of each scheme's payload (semantic "
-          "stream or bitstream) in whole LDPC blocks of the preset used, by `lgvsc.accounting.cbr_for_bits` "
-          "for every scheme; `cbr_link` in the CSV counts what the link actually carried (PDU headers "
-          "included).", ""]
+          _cbr_line(config), ""]
     L += ["### Metrics", ""]
     for k, v in run.metric_notes.items():
         L.append(f"- {k}: {v}")
@@ -312,8 +360,7 @@ def _report(run: EvalRun, rows: list[dict[str, Any]], summary_all: list[dict[str
     L.append("")
 
     L += ["## Quality per scheme and SNR", ""]
-    metrics = ["psnr", "ssim", "ms_ssim"] + (["clip_score"] if any(
-        math.isfinite(_num(r.get("clip_score"))) for r in ok) else [])
+    metrics = _computed_metrics(ok)
     L.append("| scheme | SNR (dB) | n | " + " | ".join(m.upper().replace("_", "-") for m in metrics)
              + " | CBR | BLER | decode failures |")
     L.append("|---|---|---|" + "---|" * (len(metrics) + 3))
@@ -334,6 +381,16 @@ def _report(run: EvalRun, rows: list[dict[str, Any]], summary_all: list[dict[str
             vs = [_num(r["cbr"]) for r in rows if r["scheme"] == s and r["snr_db"] == snr]
             cells.append(f"{np.mean(vs):.3e}" if vs else "n/a")
         L.append(f"| {s} | " + " | ".join(cells) + " |")
+    if config.transport == "phy":
+        L += ["", "On-air CBR measured by the loopback (`cbr_link`, samples transmitted / C·H·W·F):", "",
+              "| scheme | " + " | ".join(f"{s:g} dB" for s in snrs) + " |", "|---|" + "---|" * len(snrs)]
+        for s in schemes:
+            cells = []
+            for snr in snrs:
+                vs = [_num(r.get("cbr_link")) for r in ok if r["scheme"] == s and r["snr_db"] == snr]
+                vs = [v for v in vs if math.isfinite(v)]
+                cells.append(f"{np.mean(vs):.3e}" if vs else "n/a")
+            L.append(f"| {s} | " + " | ".join(cells) + " |")
     L.append("")
     if "cbr" in plots:
         L += [f"![CBR per scheme]({plots['cbr']})", ""]
@@ -394,14 +451,15 @@ def write_outputs(outdir: str | os.PathLike, run: EvalRun, config: EvalConfig,
             pass
         summary_all = aggregate(rows, ("scheme", "snr_db"))
         plots: dict[str, str] = {}
-        metrics = ["psnr", "ssim", "ms_ssim"] + (["clip_score"] if any(
-            math.isfinite(r.get("clip_score_mean", float("nan"))) for r in summary_all) else [])
+        metrics = _computed_metrics(summary_all, "_mean")
         if summary_all:
             _plot_quality(summary_all, metrics, staging / "plots" / "quality_vs_snr.png")
             plots["quality"] = "plots/quality_vs_snr.png"
         cbr_rows = aggregate([dict(r, status="ok") for r in rows], ("scheme", "snr_db"), ("cbr",))
         if cbr_rows:
-            _plot_cbr(cbr_rows, staging / "plots" / "cbr.png")
+            _plot_cbr(cbr_rows, staging / "plots" / "cbr.png", *(
+                [f"SNR (dB) of the GNU Radio channel; {config.phy} PHY, FEC {config.fec}"]
+                if config.transport == "phy" else []))
             plots["cbr"] = "plots/cbr.png"
         if run.videos:
             key = run.videos[0]["key"]

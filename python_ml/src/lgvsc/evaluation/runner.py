@@ -43,9 +43,10 @@ SAMPLE_WIDTH = 288
 
 #: Model-based metrics we never estimate; the reason is printed in the report.
 UNAVAILABLE_METRICS = {
-    "lpips": "unavailable: no LPIPS-VGG weights on this machine and lgvsc has no LPIPS loader yet "
-             "(the lpips package needs torchvision's VGG, which does not work here)",
-    "dists": "unavailable: no DISTS weights on this machine and lgvsc has no DISTS loader yet",
+    "lpips": "unavailable: no LPIPS-VGG weights given (--lpips-weights: torchvision's VGG16 + the lpips "
+             "package's lin0..lin4 heads, local files)",
+    "dists": "unavailable: no DISTS weights given (--dists-weights: torchvision's VGG16 + DISTS alpha/beta, "
+             "local files)",
 }
 
 
@@ -70,6 +71,15 @@ class EvalConfig:
     num_iter: int = 20
     clip_model: str | None = None
     keyframe_bytes: int | None = None
+    #: Local weight files/folders for LPIPS-VGG and DISTS (``None``: reported unavailable).
+    lpips_weights: tuple[str, ...] | None = None
+    dists_weights: tuple[str, ...] | None = None
+    #: Frames per clip scored by LPIPS/DISTS (evenly spaced; VGG16 is slow on a CPU).
+    perceptual_frames: int = 16
+    #: ``phy`` transport: gr-lgvsc PHY (ofdm, psk), its FEC (none, cc) and the GNU Radio interpreter.
+    phy: str = "ofdm"
+    fec: str = "none"
+    gr_python: str = "/usr/bin/python3"
     #: torch CPU threads (``None``: leave torch's default). One thread is fastest for the small LDPC
     #: batches here when other processes share the cores (OpenMP spin-waits otherwise).
     threads: int | None = None
@@ -87,14 +97,28 @@ class EvalConfig:
         bad = [s for s in self.schemes if s not in SCHEMES]
         if bad:
             raise UserError(f"unknown scheme(s) {', '.join(bad)}; choose from {', '.join(SCHEMES)}")
-        if self.channel not in LINK_CHANNELS:
-            raise UserError(f"unknown channel {self.channel!r}; choose one of {', '.join(LINK_CHANNELS)}")
         if self.transport not in TRANSPORTS:
             raise UserError(f"unknown transport {self.transport!r}; choose one of {', '.join(TRANSPORTS)}")
         if self.transport == "phy":
-            raise UserError("transport 'phy' (through the GNU Radio flowgraph) is not available yet in "
-                            "lgvsc eval: use --transport linksim here, or `lgvsc loopback` to send the "
-                            "semantic stream alone through the PHY")
+            from lgvsc.evaluation.phy import PHY_CHANNELS
+
+            if self.channel not in PHY_CHANNELS:
+                raise UserError(f"channel {self.channel!r} is not offered by the phy transport; choose one of "
+                                f"{', '.join(PHY_CHANNELS)}")
+            if self.phy not in ("ofdm", "psk"):
+                raise UserError(f"unknown PHY {self.phy!r}; choose ofdm or psk")
+            if self.fec not in ("none", "cc"):
+                raise UserError(f"unknown FEC mode {self.fec!r}; choose none or cc")
+            if self.profile not in ("classical", "hf"):
+                raise UserError(f"the phy transport runs the classical or hf profile, not {self.profile!r}")
+        elif self.channel not in LINK_CHANNELS:
+            raise UserError(f"unknown channel {self.channel!r}; choose one of {', '.join(LINK_CHANNELS)}")
+        if self.perceptual_frames < 1:
+            raise UserError("--perceptual-frames must be >= 1")
+        for opt, paths in (("--lpips-weights", self.lpips_weights), ("--dists-weights", self.dists_weights)):
+            for p in paths or ():
+                if not Path(p).exists():
+                    raise UserError(f"{opt}: {p}: no such file or folder")
         if self.seeds < 1:
             raise UserError(f"--seeds must be >= 1, got {self.seeds}")
         if self.design_snr is not None and not math.isfinite(self.design_snr):
@@ -110,8 +134,24 @@ class EvalConfig:
             raise UserError("keyframe bytes must be >= 64")
 
     def link_params(self) -> dict[str, Any]:
+        if self.transport == "phy":
+            return {"transport": "phy", "channel": self.channel, "phy": self.phy, "fec": self.fec}
         return {"transport": self.transport, "channel": self.channel, "design_snr": self.design_snr,
                 "num_iter": self.num_iter}
+
+    def metric_params(self) -> dict[str, Any]:
+        """Identity of the model-based metrics (part of the cell key): weight files by path, size and mtime."""
+        def ident(paths):
+            if not paths:
+                return None
+            out = []
+            for p in map(Path, paths):
+                files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
+                out += [[str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+            return out
+
+        return {"clip_model": self.clip_model, "lpips": ident(self.lpips_weights),
+                "dists": ident(self.dists_weights), "perceptual_frames": self.perceptual_frames}
 
 
 def find_videos(inputs: Iterable[str | os.PathLike]) -> list[Path]:
@@ -185,7 +225,8 @@ class _VideoState:
         return self._clip
 
 
-def _score(ref: np.ndarray, test: np.ndarray, clip_scorer: Any) -> dict[str, Any]:
+def _score(ref: np.ndarray, test: np.ndarray, clip_scorer: Any, perceptual: dict[str, Any] | None = None
+           ) -> dict[str, Any]:
     from lgvsc.metrics.ms_ssim import ms_ssim_clip
     from lgvsc.metrics.quality import frame_quality
 
@@ -194,6 +235,8 @@ def _score(ref: np.ndarray, test: np.ndarray, clip_scorer: Any) -> dict[str, Any
     out = {"psnr": q.mean_psnr, "ssim": q.mean_ssim, "ms_ssim": ms.mean, "ms_ssim_window": ms.win_size,
            "lpips": float("nan"), "dists": float("nan"),
            "clip_score": float(clip_scorer.score(ref, test)) if clip_scorer is not None else float("nan")}
+    for name, scorer in (perceptual or {}).items():
+        out[name] = scorer.score(ref, test)
     return out
 
 
@@ -241,6 +284,21 @@ def run_evaluation(videos: list[Path], outdir: str | os.PathLike, config: EvalCo
         metric_notes["clip_score"] = f"CLIP score with {config.clip_model}"
     else:
         metric_notes["clip_score"] = "unavailable: no CLIP weights given (--clip-model)"
+    perceptual: dict[str, Any] = {}
+    pf = config.perceptual_frames
+    if config.lpips_weights:
+        from lgvsc.metrics.lpips import LpipsScorer
+
+        perceptual["lpips"] = LpipsScorer(config.lpips_weights, max_frames=pf)
+        metric_notes["lpips"] = (f"LPIPS-VGG v0.1 (lower is better) from {', '.join(config.lpips_weights)}; "
+                                 f"{pf} evenly spaced frames per clip")
+    if config.dists_weights:
+        from lgvsc.metrics.dists import DistsScorer
+
+        perceptual["dists"] = DistsScorer(config.dists_weights, max_frames=pf)
+        metric_notes["dists"] = (f"DISTS (lower is better) from {', '.join(config.dists_weights)}; "
+                                 f"{pf} evenly spaced frames per clip")
+    clip_scorer_all = (clip_scorer, perceptual)
     metric_notes["ms_ssim"] = "pytorch-msssim, 5 scales; window 11 unless the frames are too small"
     timings["setup"] += time.perf_counter() - t0
 
@@ -267,7 +325,7 @@ def run_evaluation(videos: list[Path], outdir: str | os.PathLike, config: EvalCo
                     for seed in range(config.seeds):
                         params = {"v": CACHE_VERSION, "video": vs.key, "scheme": _scheme_params(vs, scheme, name),
                                   "snr": float(snr), "seed": seed, "link": config.link_params(),
-                                  "clip_model": config.clip_model}
+                                  "metrics": config.metric_params()}
                         ckey = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:24]
                         cpath = cells_dir / f"{ckey}.json"
                         if cpath.exists():
@@ -278,7 +336,7 @@ def run_evaluation(videos: list[Path], outdir: str | os.PathLike, config: EvalCo
                                 continue
                             except (OSError, ValueError):
                                 log.warning("cell cache %s unreadable; recomputing", cpath)
-                        row = _compute_cell(vs, name, scheme, snr, seed, link, config, clip_scorer, ckey,
+                        row = _compute_cell(vs, name, scheme, snr, seed, link, config, clip_scorer_all, ckey,
                                             cells_dir, recon_cache, timings, cbr_for_bits, source_values)
                         _atomic_write(cpath, json.dumps(row, sort_keys=True).encode())
                         rows.append(row)
@@ -336,8 +394,12 @@ def _prepare(vs: _VideoState, name: str, scheme: Any, timings: dict[str, float])
     return prep
 
 
-def _compute_cell(vs, name, scheme, snr, seed, link, config, clip_scorer, ckey, cells_dir, recon_cache, timings,
+def _compute_cell(vs, name, scheme, snr, seed, link, config, scorers, ckey, cells_dir, recon_cache, timings,
                   cbr_for_bits, source_values) -> dict[str, Any]:
+    if config.transport == "phy":
+        return _compute_phy_cell(vs, name, scheme, snr, seed, config, scorers, ckey, cells_dir, timings,
+                                 cbr_for_bits)
+    clip_scorer, perceptual = scorers
     prep = _prepare(vs, name, scheme, timings)
     clip = vs.clip
     preset = link.preset(snr)
@@ -373,7 +435,7 @@ def _compute_cell(vs, name, scheme, snr, seed, link, config, clip_scorer, ckey, 
         if len(rec.frames) != clip.num_frames:
             raise RuntimeError(f"{name} produced {len(rec.frames)} frames for {clip.num_frames}")
         t = time.perf_counter()
-        scores = _score(clip.frames, rec.frames, clip_scorer)
+        scores = _score(clip.frames, rec.frames, clip_scorer, perceptual)
         timings["metrics"] += time.perf_counter() - t
         sample = f"{ckey}.png"
         _save_sample(rec.frames[clip.num_frames // 2], cells_dir / sample)
@@ -385,6 +447,63 @@ def _compute_cell(vs, name, scheme, snr, seed, link, config, clip_scorer, ckey, 
         sample = ""
     row.update(scores)
     row.update({k: (json.dumps(v) if isinstance(v, list) else v) for k, v in stats.items()})
+    row.update(status="ok", note="", sample=sample)
+    return row
+
+
+def _phy_clip_path(vs: _VideoState, cells_dir: Path) -> Path:
+    """The normalised clip written losslessly once per video, for the loopback's encoder worker."""
+    from lgvsc.video import write_video
+
+    path = cells_dir / f"clip-{vs.key}.mp4"
+    if not path.exists():
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.mp4")
+        write_video(tmp, vs.clip.frames, vs.clip.fps, crf=0)
+        os.replace(tmp, path)
+    return path
+
+
+def _compute_phy_cell(vs, name, scheme, snr, seed, config, scorers, ckey, cells_dir, timings,
+                      cbr_for_bits) -> dict[str, Any]:
+    """A cell over the real GNU Radio PHY (:mod:`lgvsc.evaluation.phy`)."""
+    from lgvsc.evaluation.phy import H26X_SKIP_REASON, phy_code_rate, phy_modulation, phy_seed, run_phy_cell
+
+    clip_scorer, perceptual = scorers
+    clip = vs.clip
+    modulation, rate = phy_modulation(config.phy), phy_code_rate(config.fec)
+    row: dict[str, Any] = {
+        "video": vs.path.name, "video_key": vs.key, "scheme": name, "snr_db": float(snr),
+        "design_snr_db": float("nan"), "channel": config.channel, "transport": "phy", "seed": seed, "cell": ckey,
+        "preset": f"{config.phy} fec={config.fec}", "k": None, "n": None, "modulation": modulation,
+        "frames": clip.num_frames, "width": clip.width, "height": clip.height, "fps": float(clip.fps),
+    }
+    if name in ("h264", "h265", "text-only"):
+        prep = _prepare(vs, name, scheme, timings)
+        row["payload_bytes"] = prep.payload_bytes
+        row["cbr"] = cbr_for_bits(prep.payload_bytes * 8, clip.info(), modulation, code_rate=rate)
+        row.update({k: v for k, v in prep.info.items() if k in ("gop", "qp")})
+        note = scheme.skip_reason() if name == "text-only" else f"{name} {H26X_SKIP_REASON}"
+        row.update(status="skipped", note=note, output_frames=0)
+        return row
+    t = time.perf_counter()
+    clip_path = _phy_clip_path(vs, cells_dir)
+    timings["phy:write clip"] += time.perf_counter() - t
+    t = time.perf_counter()
+    out = run_phy_cell(clip, clip_path, scheme.method, snr, phy_seed(seed, snr, name, vs.key),
+                       cells_dir / f"phy-{ckey}", channel=config.channel, phy=config.phy, fec=config.fec,
+                       profile=config.profile, keyframe_bytes=config.keyframe_bytes, gr_python=config.gr_python)
+    timings["phy:loopback"] += time.perf_counter() - t
+    row["payload_bytes"] = out.payload_bytes
+    row["cbr"] = cbr_for_bits(out.payload_bytes * 8, clip.info(), modulation, code_rate=rate)
+    t = time.perf_counter()
+    row.update(_score(clip.frames, out.frames, clip_scorer, perceptual))
+    timings["metrics"] += time.perf_counter() - t
+    sample = f"{ckey}.png"
+    _save_sample(out.frames[clip.num_frames // 2], cells_dir / sample)
+    row.update({k: (json.dumps(v) if isinstance(v, list) else v) for k, v in out.stats.items()})
+    row["num_pdus"] = out.stats["pdus_sent"]
+    row["concealment"] = (f"{row['pdus_lost']} of {row['pdus_sent']} PDUs lost on the PHY; keyframes concealed: "
+                          f"{out.stats['keyframes_lost']}")
     row.update(status="ok", note="", sample=sample)
     return row
 
