@@ -3,7 +3,8 @@
 
 ``gr_env``: environment in which ``/usr/bin/python3`` imports ``gnuradio.lgvsc`` from THIS tree
 (gr-lgvsc/python/lgvsc, through a temporary ``gnuradio/lgvsc`` link that ``gnuradio``'s
-``extend_path`` finds before an installed copy), so tests never run a stale install.
+``extend_path`` finds before an installed copy), so tests never run a stale install. ``LGVSC_GR_LGVSC_DIR`` points the link at another copy of
+that directory (e.g. an exported commit while the working tree is mid-edit).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def gr_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         pytest.skip("GNU Radio interpreter not found")
     overlay = tmp_path_factory.mktemp("gr_overlay")
     (overlay / "gnuradio").mkdir()
-    (overlay / "gnuradio" / "lgvsc").symlink_to(ROOT / "gr-lgvsc" / "python" / "lgvsc")
+    target = os.environ.get("LGVSC_GR_LGVSC_DIR") or ROOT / "gr-lgvsc" / "python" / "lgvsc"
+    (overlay / "gnuradio" / "lgvsc").symlink_to(target)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(overlay), *filter(None, [env.get("PYTHONPATH")])])
     env.pop("VIRTUAL_ENV", None)

@@ -143,3 +143,30 @@ def test_sigterm_stops_cleanly(gr_env):
     out, _ = _wait(r, 20)
     assert r.returncode == 143
     assert _events(out)[-1]["event"] == "stopped"
+
+
+def test_psk_phy_with_curve_authenticated_workers(gr_env, short_clip, tmp_path):
+    import zmq.auth
+
+    for d in ("server", "radio", "clients"):
+        (tmp_path / d).mkdir()
+    server_pub, server_secret = zmq.auth.create_certificates(tmp_path / "server", "worker")
+    radio_pub, radio_secret = zmq.auth.create_certificates(tmp_path / "radio", "radio")
+    (tmp_path / "clients" / "radio.key").write_bytes(open(radio_pub, "rb").read())
+    server_key = zmq.auth.load_certificate(server_pub)[0].decode()
+    curve = ["--curve-secret", server_secret, "--curve-clients", str(tmp_path / "clients")]
+    enc = WorkerProcess.spawn(["encode", "--pdu-out", FREE, "--job", str(short_clip), *curve])
+    dec = WorkerProcess.spawn(["decode", "--pdu-in", FREE, "--out-dir", str(tmp_path / "rx"), "--finish-on-end",
+                               "--exit-on-finish", *curve])
+    try:
+        r = _runner(gr_env, enc.endpoints["pdu_out"], dec.endpoints["pdu_in"], "--phy", "psk", "--snr", 30,
+                    "--curve-keys", radio_secret, "--curve-source-key", server_key, "--curve-sink-key", server_key)
+        out, err = _wait(r)
+        assert r.returncode == 0, err[-2000:]
+        done = _events(out)[-1]
+        assert done["phy"]["phy"] == "psk" and done["rx_ok"] == done["tx_pdus"] > 0
+        assert dec.proc.wait(timeout=30) == 0
+    finally:
+        enc.stop()
+        dec.stop()
+    assert probe_video(tmp_path / "rx" / "reconstruction.mp4").num_frames == 36

@@ -20,7 +20,7 @@ stdout carries only JSON lines, one object each (GNU Radio's own log output goes
 ``{"event": "ready", ...}``, ``{"event": "status", ...}`` every ``--status-interval`` s,
 and ``{"event": "done", ...}`` (or ``"stopped"`` after SIGINT/SIGTERM, ``"error"``).
 Exit status: 0 done; 2 bad arguments / PHY not available; 3 a worker unreachable for longer
-than ``--timeout``; 130/143 interrupted by SIGINT/SIGTERM.
+than ``--timeout``; 4 the flowgraph did not stop within 15 s; 130/143 interrupted by SIGINT/SIGTERM.
 """
 
 import argparse
@@ -42,7 +42,14 @@ from .semantic_source import semantic_source
 
 __all__ = ["build_link", "main", "ofdm_samples_per_burst", "pdu_dropper"]
 
-EXIT_OK, EXIT_ARGS, EXIT_UNREACHABLE, EXIT_INT, EXIT_TERM = 0, 2, 3, 130, 143
+EXIT_OK, EXIT_ARGS, EXIT_UNREACHABLE, EXIT_STUCK, EXIT_INT, EXIT_TERM = 0, 2, 3, 4, 130, 143
+STOP_GRACE_S = 15.0
+
+
+def _hard_exit(code):
+    print(f"link_runner: the flowgraph did not stop within {STOP_GRACE_S:g} s; exiting", file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(code)
 
 
 class pdu_dropper(gr.basic_block):
@@ -83,6 +90,7 @@ def _phy_blocks(a):
 
     pkg = importlib.import_module(__package__)
     if a.phy == "ofdm":
+        a.payload_mod, a.gap = a.payload_mod or "qpsk", 1024 if a.gap is None else a.gap
         kw = {"fft_len": a.fft_len, "cp_len": a.cp_len, "carrier_preset": a.carrier_preset,
               "header_mod": a.header_mod, "payload_mod": a.payload_mod, "mtu": a.mtu, "gap": a.gap,
               "fec_mode": a.fec}
@@ -94,10 +102,18 @@ def _phy_blocks(a):
             tx_cls, rx_cls = getattr(pkg, f"{a.phy}_pdu_tx"), getattr(pkg, f"{a.phy}_pdu_rx")
         except AttributeError:
             raise ValueError(f"PHY {a.phy!r} is not available in this build of gr-lgvsc") from None
-        tx, rx = tx_cls(mtu=a.mtu, fec_mode=a.fec), rx_cls(mtu=a.mtu, fec_mode=a.fec)
+        kw = {"mtu": a.mtu, "fec_mode": a.fec}
+        if a.payload_mod:
+            kw["payload_mod"] = a.payload_mod
+        if a.gap is not None:
+            kw["gap"] = a.gap
+        tx, rx = tx_cls(**kw), rx_cls(**kw)
         spb_fn = getattr(tx, "samples_per_burst", None)
         spb = int(spb_fn(a.mtu)) if callable(spb_fn) else None
-        phy = {"mtu": a.mtu, "fec": a.fec}
+        phy = {"mtu": a.mtu, "fec": a.fec, "payload_mod": a.payload_mod, "gap": a.gap}
+        for attr in ("sps", "excess_bw", "payload_mod", "gap"):  # what the block chose
+            if isinstance(getattr(tx, attr, None), (int, float, str)):
+                phy[attr] = getattr(tx, attr)
     phy.update(phy=a.phy, samp_rate=a.samp_rate, samples_per_mtu_burst=spb)
     return tx, rx, phy
 
@@ -163,8 +179,8 @@ def _args(argv):
     ap.add_argument("--cp-len", type=int, default=16)
     ap.add_argument("--carrier-preset", default="wifi64")
     ap.add_argument("--header-mod", default="bpsk")
-    ap.add_argument("--payload-mod", default="qpsk")
-    ap.add_argument("--gap", type=int, default=1024, help="zero samples after each burst")
+    ap.add_argument("--payload-mod", default=None, help="payload constellation (default: ofdm qpsk, psk the block's)")
+    ap.add_argument("--gap", type=int, default=None, help="zero samples after each burst (default: ofdm 1024, psk the block's)")
     ap.add_argument("--snr", type=float, default=None,
                     help="sim channel: per-sample Es/N0 in dB over burst samples (default: no noise)")
     ap.add_argument("--freq-offset", type=float, default=0.0, help="sim channel: carrier offset in Hz")
@@ -268,8 +284,14 @@ def main(argv=None):
         code = EXIT_INT if signalled[0] == signal.SIGINT else EXIT_TERM
         reason = "stopped"
     time.sleep(0.2)  # let ZeroMQ hand the last frames over
+    # A block whose thread died (an exception inside GNU Radio) can make stop()/wait() hang:
+    # never outlive a stop request by more than STOP_GRACE_S.
+    watchdog = threading.Timer(STOP_GRACE_S, _hard_exit, args=(code if code else EXIT_STUCK,))
+    watchdog.daemon = True
+    watchdog.start()
     tb.stop()
     tb.wait()
+    watchdog.cancel()
     c = _counts(p)
     kst = snk.stats()
     emit("done" if code == EXIT_OK else ("stopped" if signalled else "error"), reason=reason,
