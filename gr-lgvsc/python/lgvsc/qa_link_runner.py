@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""link_runner parts: the burst-length formula behind --max-pps auto (against the real TX output),
+pdu_dropper, argument errors. The whole runner between real workers is tested in
+tests/test_semantic_link_runner.py."""
+
+import time
+
+import pmt
+from gnuradio import blocks, gr, gr_unittest
+
+try:
+    from gnuradio.lgvsc.link_runner import build_link, ofdm_samples_per_burst, pdu_dropper, _args
+    from gnuradio.lgvsc.loopback import pdu_collector, pdu_feeder
+    from gnuradio.lgvsc.ofdm_pdu_tx import ofdm_pdu_tx
+except ImportError:  # run from the source tree
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from lgvsc.link_runner import build_link, ofdm_samples_per_burst, pdu_dropper, _args
+    from lgvsc.loopback import pdu_collector, pdu_feeder
+    from lgvsc.ofdm_pdu_tx import ofdm_pdu_tx
+
+
+def _pdu(n, i=0):
+    return pmt.cons(pmt.make_dict(), pmt.init_u8vector(n, [(i + k) % 256 for k in range(n)]))
+
+
+def _wait(pred, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not pred():
+        time.sleep(0.02)
+
+
+class qa_link_runner(gr_unittest.TestCase):
+
+    def test_burst_length_formula_matches_the_transmitter(self):
+        for nbytes, fec in ((1500, "none"), (100, "none"), (700, "cc")):
+            with self.subTest(nbytes=nbytes, fec=fec):
+                tb = gr.top_block()
+                tx = ofdm_pdu_tx(mtu=1500, fec_mode=fec)
+                head = blocks.head(gr.sizeof_gr_complex, 1 << 40)
+                tb.connect(tx, head, blocks.null_sink(gr.sizeof_gr_complex))
+                feeder = pdu_feeder([_pdu(nbytes), _pdu(nbytes, 1)])
+                tb.msg_connect(feeder, "out", tx, "in")
+                tb.start()
+                expected = 2 * ofdm_samples_per_burst(nbytes, fec_mode=fec)
+                _wait(lambda: head.nitems_written(0) >= expected)
+                time.sleep(0.2)
+                tb.stop()
+                tb.wait()
+                self.assertEqual(head.nitems_written(0), expected)
+
+    def test_dropper_drops_every_nth_and_counts(self):
+        tb = gr.top_block()
+        feeder = pdu_feeder([_pdu(10, i) for i in range(10)])
+        drop = pdu_dropper(3)
+        got = pdu_collector()
+        tb.msg_connect(feeder, "out", drop, "in")
+        tb.msg_connect(drop, "out", got, "in")
+        tb.start()
+        _wait(lambda: drop.passed + drop.dropped == 10)
+        time.sleep(0.1)
+        tb.stop()
+        tb.wait()
+        self.assertEqual((drop.passed, drop.dropped), (7, 3))
+        self.assertEqual([d[0] for _, d in got.pdus], [0, 1, 3, 4, 6, 7, 9])
+
+    def test_bad_arguments(self):
+        with self.assertRaises(ValueError):
+            pdu_dropper(1)
+        base = ["--source", "tcp://127.0.0.1:9", "--sink", "tcp://127.0.0.1:9"]
+        with self.assertRaisesRegex(ValueError, "not available"):
+            build_link(_args([*base, "--phy", "nosuch"]))
+        with self.assertRaisesRegex(ValueError, "--iq-out"):
+            build_link(_args([*base, "--channel", "zmq"]))
+        with self.assertRaisesRegex(ValueError, "max-pps"):
+            build_link(_args([*base, "--max-pps", "-1"]))
+
+    def test_auto_rate_from_the_phy(self):
+        _, parts = build_link(_args(["--source", "tcp://127.0.0.1:9", "--sink", "tcp://127.0.0.1:9",
+                                     "--samp-rate", "2e6", "--snr", "20"]))
+        phy = parts["phy"]
+        self.assertEqual(phy["samples_per_mtu_burst"], ofdm_samples_per_burst(1500))
+        self.assertAlmostEqual(phy["max_pps"], 0.9 * 2e6 / phy["samples_per_mtu_burst"], places=2)
+        self.assertAlmostEqual(phy["noise_voltage"], 0.1)
+
+
+if __name__ == "__main__":
+    gr_unittest.run(qa_link_runner)
