@@ -10,14 +10,14 @@ import pmt
 from gnuradio import blocks, gr, gr_unittest
 
 try:
-    from gnuradio.lgvsc.link_runner import build_link, ofdm_samples_per_burst, pdu_dropper, _args
+    from gnuradio.lgvsc.link_runner import _args, build_link, ofdm_samples_per_burst, pdu_dropper
     from gnuradio.lgvsc.loopback import pdu_collector, pdu_feeder
     from gnuradio.lgvsc.ofdm_pdu_tx import ofdm_pdu_tx
 except ImportError:  # run from the source tree
     import os
     import sys
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from lgvsc.link_runner import build_link, ofdm_samples_per_burst, pdu_dropper, _args
+    from lgvsc.link_runner import _args, build_link, ofdm_samples_per_burst, pdu_dropper
     from lgvsc.loopback import pdu_collector, pdu_feeder
     from lgvsc.ofdm_pdu_tx import ofdm_pdu_tx
 
@@ -45,7 +45,7 @@ class qa_link_runner(gr_unittest.TestCase):
                 tb.msg_connect(feeder, "out", tx, "in")
                 tb.start()
                 expected = 2 * ofdm_samples_per_burst(nbytes, fec_mode=fec)
-                _wait(lambda: head.nitems_written(0) >= expected)
+                _wait(lambda h=head, e=expected: h.nitems_written(0) >= e)
                 time.sleep(0.2)
                 tb.stop()
                 tb.wait()
