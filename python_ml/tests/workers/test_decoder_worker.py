@@ -4,6 +4,7 @@ purpose (concealment), malformed input, a stream whose header never arrived, res
 
 from __future__ import annotations
 
+import copy
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -176,3 +177,29 @@ def test_finish_on_end_and_exit(tmp_path, push, pdus, clip):
     assert w.exit_line is not None and w.exit_line["status"]["finished"]
     assert probe_video(tmp_path / "reconstruction.mp4").num_frames == clip.num_frames
     assert json.loads((tmp_path / "decode_report.json").read_text())["num_frames"] == clip.num_frames
+
+
+def test_tail_after_incremental_prefix_matches_whole_stream_decoder(worker, push, pdus, stream, clip):
+    # lose the last segment's meta: the first segments are written as they arrive, the rest at finish
+    last = len(stream.segments) - 1
+
+    def lost(wire):
+        from lgvsc.pmt_codec import decode_pdu
+
+        h, _ = parse_pdu(decode_pdu(wire)[1])
+        return h.kind == Kind.SEGMENT and h.object_id == last
+
+    kept = [p for p in pdus if not lost(p)]
+    _send_all(push(worker.endpoints["pdu_in"]), kept)
+    st = _wait_received(worker, len(kept))
+    assert 0 < st["frames_written"] < clip.num_frames
+    reply = worker.control({"op": "finish", "timeout": 2}, timeout=60)
+    assert reply["ok"] and reply["concealed"] and reply["missing_segments"] == [last]
+    got = read_video(reply["video"], width=None, height=None, fps=None)
+    lossy = copy.deepcopy(stream)
+    lossy.segments = [s for s in lossy.segments if s.index != last]
+    ref, report = SemanticDecoder(build_backends("classical").generator).decode(lossy)
+    assert got.num_frames == len(ref) == clip.num_frames
+    mse = ((got.frames.astype(float) - ref) ** 2).mean()
+    assert 10 * np.log10(255**2 / mse) > 35
+    assert json.loads(Path(reply["report"]).read_text())["decode"]["captions_concealed"] == report.captions_concealed
