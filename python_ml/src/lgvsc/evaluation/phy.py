@@ -25,6 +25,9 @@ from typing import Any
 
 import numpy as np
 
+#: What :func:`lgvsc.loopback.run_loopback` says when no stream header reached the decoder.
+NO_HEADER = "no stream header received"
+
 __all__ = ["PHY_CHANNELS", "H26X_SKIP_REASON", "PhyOutcome", "phy_modulation", "run_phy_cell"]
 
 #: Channels the loopback offers (``awgn`` inside the flowgraph, the rest through the Sionna emulator).
@@ -58,8 +61,13 @@ class PhyOutcome:
 
 def run_phy_cell(clip, clip_path: Path, method: str, snr_db: float, seed: int, out_dir: Path, *,
                  channel: str, phy: str, fec: str, profile: str, keyframe_bytes: int | None,
-                 gr_python: str = "/usr/bin/python3", timeout_s: float = 900.0) -> PhyOutcome:
-    """One loopback of ``clip_path`` (the normalised ``clip``) at ``snr_db``; raises ``UserError`` on failure."""
+                 generator: Any = None, gr_python: str = "/usr/bin/python3", timeout_s: float = 900.0
+                 ) -> PhyOutcome:
+    """One loopback of ``clip_path`` (the normalised ``clip``) at ``snr_db``; raises ``UserError`` on failure.
+
+    If no stream header reached the decoder, the cell is the all-grey full-length video that
+    ``generator`` (the profile's segment generator) makes of an empty stream, as over linksim.
+    """
     from lgvsc.loopback import LoopbackConfig, run_loopback
     from lgvsc.video import read_video
 
@@ -67,7 +75,14 @@ def run_phy_cell(clip, clip_path: Path, method: str, snr_db: float, seed: int, o
                          profile=profile, width=None, height=None, fps=None, method=method,
                          keyframe_bytes=keyframe_bytes, seed=int(seed), gr_python=gr_python, timeout_s=timeout_s,
                          progress=False)
-    res = run_loopback(cfg)
+    from lgvsc.errors import UserError
+
+    try:
+        res = run_loopback(cfg)
+    except UserError as exc:
+        if NO_HEADER not in str(exc):
+            raise
+        return _header_lost(clip, out_dir, str(exc), generator)
     report = json.loads(Path(res.files["report.json"]).read_text())
     (out_dir / "side_by_side.mp4").unlink(missing_ok=True)  # a copy of what the cell's PNG and CSV already show
     rec = read_video(res.files["reconstruction.mp4"], width=None, height=None, fps=None).frames
@@ -105,6 +120,26 @@ def run_phy_cell(clip, clip_path: Path, method: str, snr_db: float, seed: int, o
     }
     return PhyOutcome(frames=rec, stats=stats, payload_bytes=int(cbr["payload_bytes"]), keyframes_sent=sent,
                       out_dir=out_dir)
+
+
+def _header_lost(clip, out_dir: Path, why: str, generator) -> PhyOutcome:
+    """Every copy of the stream header was lost on the PHY: the loopback's decoder made no video.
+
+    As over the linksim transport, the evaluation knows the format out of band and scores the
+    decoder's all-grey full-length output. The loopback left no report, so its link counters
+    are unknown for this cell (NaN), never guessed.
+    """
+    from lgvsc.decoder import SemanticDecoder
+    from lgvsc.stream import SemanticStream
+
+    frames, report = SemanticDecoder(generator).decode(SemanticStream(video=clip.info(), keyframes=[], segments=[]))
+    nan = float("nan")
+    stats = {"num_blocks": nan, "block_errors": nan, "bler": nan, "units_errored": nan, "rx_crc_fail": nan,
+             "samples_tx": nan, "cbr_link": None, "pdus_sent": nan, "pdus_lost": nan, "header_lost": True,
+             "keyframes_sent": [], "keyframes_lost": [], "frames_concealed": 0,
+             "decode_failures": int(clip.num_frames), "output_frames": int(len(frames)),
+             "loopback_dir": "", "loopback_error": why.splitlines()[0]}
+    return PhyOutcome(frames=frames, stats=stats, payload_bytes=-1, keyframes_sent=[], out_dir=out_dir)
 
 
 def phy_seed(seed: int, snr_db: float, scheme: str, video_key: str) -> int:

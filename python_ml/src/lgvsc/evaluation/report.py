@@ -239,6 +239,7 @@ def _keyframe_timeline(rows: list[dict[str, Any]], video_key: str, path: Path) -
             label = f"{name} {snr:g} dB"
             lines[label] = json.loads(rs[0]["keyframes_sent"])
             lost[label] = json.loads(rs[0].get("keyframes_lost") or "[]")
+    lines = dict(reversed(lines.items()))  # first label on top
     plot_keyframe_timeline(int(sem[0]["frames"]), lines, path, lost=lost, fps=float(sem[0]["fps"]),
                            title=f"Keyframes of {sem[0]['video']} per SNR (seed 0)")
     return True

@@ -482,7 +482,7 @@ def _compute_phy_cell(vs, name, scheme, snr, seed, config, scorers, ckey, cells_
         row["payload_bytes"] = prep.payload_bytes
         row["cbr"] = cbr_for_bits(prep.payload_bytes * 8, clip.info(), modulation, code_rate=rate)
         row.update({k: v for k, v in prep.info.items() if k in ("gop", "qp")})
-        note = scheme.skip_reason() if name == "text-only" else f"{name} {H26X_SKIP_REASON}"
+        note = scheme.skip_reason() if name == "text-only" else H26X_SKIP_REASON
         row.update(status="skipped", note=note, output_frames=0)
         return row
     t = time.perf_counter()
@@ -491,8 +491,11 @@ def _compute_phy_cell(vs, name, scheme, snr, seed, config, scorers, ckey, cells_
     t = time.perf_counter()
     out = run_phy_cell(clip, clip_path, scheme.method, snr, phy_seed(seed, snr, name, vs.key),
                        cells_dir / f"phy-{ckey}", channel=config.channel, phy=config.phy, fec=config.fec,
-                       profile=config.profile, keyframe_bytes=config.keyframe_bytes, gr_python=config.gr_python)
+                       profile=config.profile, keyframe_bytes=config.keyframe_bytes, gr_python=config.gr_python,
+                       generator=scheme.backends.generator)
     timings["phy:loopback"] += time.perf_counter() - t
+    if out.payload_bytes < 0:  # header lost: the loopback left no stream; its size is the local encoder's
+        out.payload_bytes = _prepare(vs, name, scheme, timings).payload_bytes
     row["payload_bytes"] = out.payload_bytes
     row["cbr"] = cbr_for_bits(out.payload_bytes * 8, clip.info(), modulation, code_rate=rate)
     t = time.perf_counter()
@@ -502,8 +505,14 @@ def _compute_phy_cell(vs, name, scheme, snr, seed, config, scorers, ckey, cells_
     _save_sample(out.frames[clip.num_frames // 2], cells_dir / sample)
     row.update({k: (json.dumps(v) if isinstance(v, list) else v) for k, v in out.stats.items()})
     row["num_pdus"] = out.stats["pdus_sent"]
-    row["concealment"] = (f"{row['pdus_lost']} of {row['pdus_sent']} PDUs lost on the PHY; keyframes concealed: "
-                          f"{out.stats['keyframes_lost']}")
+    if out.stats["header_lost"]:
+        row["concealment"] = ("no stream header reached the decoder (all-grey full-length video); link counters "
+                              "unknown: the loopback leaves no report for such a run")
+        row["keyframes_sent"] = json.dumps(_prepare(vs, name, scheme, timings).info["keyframes"])
+        row["keyframes_lost"] = row["keyframes_sent"]
+    else:
+        row["concealment"] = (f"{row['pdus_lost']} of {row['pdus_sent']} PDUs lost on the PHY; keyframes "
+                              f"concealed: {out.stats['keyframes_lost']}")
     row.update(status="ok", note="", sample=sample)
     return row
 
