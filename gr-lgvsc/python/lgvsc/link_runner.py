@@ -272,8 +272,8 @@ def main(argv=None):
         if key != last_key:
             last_key, last_change = key, now
         accounted = c["rx_ok"] + c["rx_crc_fail"] + c["tx_rejected"] >= c["tx_pdus"]
-        tail_done = (accounted and c["tx_pdus"] == sst.get("emitted", 0) - c["dropped_on_purpose"]) \
-            or now - last_change > a.idle
+        all_in_tx = c["tx_pdus"] + c["tx_rejected"] == sst.get("emitted", 0) - c["dropped_on_purpose"]
+        tail_done = (accounted and all_in_tx) or now - last_change > a.idle
         if tail_done and snk.pending() == 0 and kst["worker"] == "connected":
             break
         if tail_done and snk.pending() and now - last_change > a.timeout:
