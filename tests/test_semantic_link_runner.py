@@ -28,7 +28,12 @@ def _runner(gr_env, source, sink, *extra, timeout=5.0):
 
 
 def _wait(p, timeout=60):
-    out, _ = p.communicate(timeout=timeout)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()  # never leave a flowgraph behind
+        p.communicate()
+        raise
     with p.errfile as f:
         f.seek(0)
         return out, f.read()

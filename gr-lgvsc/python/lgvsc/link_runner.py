@@ -20,7 +20,7 @@ stdout carries only JSON lines, one object each (GNU Radio's own log output goes
 ``{"event": "ready", ...}``, ``{"event": "status", ...}`` every ``--status-interval`` s,
 and ``{"event": "done", ...}`` (or ``"stopped"`` after SIGINT/SIGTERM, ``"error"``).
 Exit status: 0 done; 2 bad arguments / PHY not available; 3 a worker unreachable for longer
-than ``--timeout``; 4 the flowgraph did not stop within 15 s; 130/143 interrupted by SIGINT/SIGTERM.
+than ``--timeout``; 4 the flowgraph did not start within 30 s or stop within 15 s; 130/143 interrupted by SIGINT/SIGTERM.
 """
 
 import argparse
@@ -44,10 +44,12 @@ __all__ = ["build_link", "main", "ofdm_samples_per_burst", "pdu_dropper"]
 
 EXIT_OK, EXIT_ARGS, EXIT_UNREACHABLE, EXIT_STUCK, EXIT_INT, EXIT_TERM = 0, 2, 3, 4, 130, 143
 STOP_GRACE_S = 15.0
+START_GRACE_S = 30.0
 
 
 def _hard_exit(code):
-    print(f"link_runner: the flowgraph did not stop within {STOP_GRACE_S:g} s; exiting", file=sys.stderr)
+    print("link_runner: the flowgraph did not start or stop in time (a block thread failed?); exiting",
+          file=sys.stderr)
     sys.stderr.flush()
     os._exit(code)
 
@@ -226,16 +228,32 @@ def main(argv=None):
     stop = threading.Event()
     signalled = []
 
-    def on_signal(sig, _frame):
+    # Python runs signal handlers on the main thread only, and a main thread stuck inside GNU Radio
+    # (e.g. start() waiting for a block thread that died) never would: the C-level handler writes
+    # the signal number to a wakeup fd instead, and this thread acts on it.
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+
+    def signal_thread():
+        data = os.read(wake_r, 1)
+        sig = data[0] if data else signal.SIGTERM
         signalled.append(sig)
         stop.set()
+        time.sleep(STOP_GRACE_S + 5.0)  # main() normally exits long before
+        _hard_exit(EXIT_INT if sig == signal.SIGINT else EXIT_TERM)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, on_signal)
+    threading.Thread(target=signal_thread, name="signals", daemon=True).start()
 
     src, snk, phy = p["src"], p["snk"], p["phy"]
     t0 = time.monotonic()
+    starting = threading.Timer(START_GRACE_S, _hard_exit, args=(EXIT_STUCK,))
+    starting.daemon = True
+    starting.start()
     tb.start()
+    starting.cancel()
     emit("ready", phy=phy, source=a.source, sink=a.sink)
     code, reason = EXIT_OK, "done"
     down_since = {"source": None, "sink": None}
