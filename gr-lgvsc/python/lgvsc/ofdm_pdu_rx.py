@@ -5,6 +5,7 @@ from gnuradio import analog, blocks, digital, fec, fft, gr, pdu
 from gnuradio.digital import ofdm_txrx
 
 from . import phy_common as pc
+from .ofdm_cpe import ofdm_cpe
 from .ofdm_pdu_tx import check_ofdm_args
 from .rx_gate import rx_gate
 
@@ -16,6 +17,8 @@ __all__ = ["ofdm_pdu_rx"]
 LEN_KEY = "lgvsc_rx_len"
 FRAME_KEY = "lgvsc_rx_frame_len"
 NUM_KEY = "packet_num"
+SNR_MSG_SYMBOLS = 256
+SNR_ALPHA = 0.005
 
 
 class ofdm_pdu_rx(gr.hier_block2):
@@ -80,19 +83,46 @@ class ofdm_pdu_rx(gr.hier_block2):
         self.connect((hpd, 0), header_fft, chanest, header_eq, header_ser, header_dec, header_parser)
         self.msg_connect(header_parser, "header_data", hpd, "header_data")
 
-        # Payload.
+        # Payload.  fec "cc": the channel estimate of the preamble (static
+        # equaliser, the pilots declared as ordinary carriers so they come out
+        # equalised instead of overwritten) -> per-symbol common-phase correction
+        # from the pilots (ofdm_cpe) -> serialiser: soft symbols all the way to
+        # the Viterbi decoder (ofdm_cpe explains why not simpledfe).  fec "none":
+        # gr-digital's decision-directed simpledfe (its hard decisions are all
+        # the hard decoder needs, and its tracking averages the channel estimate
+        # over the packet: ~3 dB better uncoded than the static path).
         payload_fft = fft.fft_vcc(fft_len, True, (), True)
-        payload_eq = digital.ofdm_frame_equalizer_vcvc(
-            digital.ofdm_equalizer_simpledfe(fft_len, pld_const.base(), occupied, pilots, pilot_syms,
-                                             symbols_skipped=1, alpha=0.1).base(),
-            cp_len, FRAME_KEY)
-        payload_ser = digital.ofdm_serializer_vcc(fft_len, occupied, FRAME_KEY, LEN_KEY, 1)
-        self.connect((hpd, 1), payload_fft, payload_eq, payload_ser)
-        # SNR: gr-digital's probe_mpsk_snr_est_c on this branch reported a constant
-        # value inside this chain (mpsk_snr_est_cc inline corrupts tagged
-        # streams), so no snr_db is stamped yet; rx_gate's "snr" port is ready.
+        active = (tuple(sorted(set(occupied[0]) | set(pilots[0]))),)
+        soft_eq = digital.ofdm_frame_equalizer_vcvc(
+            digital.ofdm_equalizer_static(fft_len, active, [], [], 1).base(), cp_len, FRAME_KEY)
+        soft_ser = digital.ofdm_serializer_vcc(fft_len, occupied, FRAME_KEY, LEN_KEY, 1)
+        eq_blocks = [payload_fft, soft_eq]
+        if fec_mode == "none":
+            payload_eq = digital.ofdm_frame_equalizer_vcvc(
+                digital.ofdm_equalizer_simpledfe(fft_len, pld_const.base(), occupied, pilots, pilot_syms,
+                                                 symbols_skipped=1, alpha=0.1).base(),
+                cp_len, FRAME_KEY)
+            payload_ser = digital.ofdm_serializer_vcc(fft_len, occupied, FRAME_KEY, LEN_KEY, 1)
+            self.connect((hpd, 1), payload_fft, payload_eq, payload_ser)
+            # SNR-only branch (M2M4 uses |y|^2 and |y|^4: no phase tracking needed).
+            self.connect(payload_fft, soft_eq, soft_ser)
+            eq_blocks.append(payload_eq)
+        else:
+            # (kept on self: a Python block must outlive the constructor)
+            self.cpe = ofdm_cpe(fft_len, pilots, pilot_syms, 1, FRAME_KEY)
+            self.connect((hpd, 1), payload_fft, soft_eq, self.cpe, soft_ser)
+            payload_ser = soft_ser
+            eq_blocks.append(self.cpe)
         snr = payload_ser
-        self.payload_symbols = payload_ser  # equalised symbols: tap for the Qt GUI constellation (flowgraphs/rx_*_gui.grc)
+        # SNR: gr-digital's M2M4 moment estimator (probe_mpsk_snr_est_c) on the
+        # soft payload symbols, a probe outside the data path (inline,
+        # mpsk_snr_est_cc corrupts tagged streams).  It publishes every
+        # SNR_MSG_SYMBOLS symbols; rx_gate stamps the latest value as snr_db.
+        self.snr_probe = digital.probe_mpsk_snr_est_c(digital.SNR_EST_M2M4, SNR_MSG_SYMBOLS, SNR_ALPHA)
+        self.connect(soft_ser, self.snr_probe)
+        # Equalised soft symbols: tap for the Qt GUI constellation (flowgraphs/rx_*_gui.grc);
+        # with fec "none" not phase-tracked (a residual frequency offset rotates it).
+        self.payload_symbols = soft_ser
 
         # Sizes for the largest frame a (possibly corrupted) header can announce.
         air_bytes = pc.HEADER_LEN_MAX
@@ -102,8 +132,9 @@ class ofdm_pdu_rx(gr.hier_block2):
         # corrupted header can announce up to HEADER_LEN_MAX bytes.
         max_syms = 3 + -(-pc.HEADER_LEN_MAX * 8 // pld_const.bits_per_symbol() // len(occupied[0]))
         frame = max_syms * (fft_len + cp_len)
-        pc.reserve_buffers([(mixer, 2 * frame), (sync, 2 * frame), (delay, 2 * frame), (hpd, ofdm_syms), (payload_fft, ofdm_syms), (payload_eq, ofdm_syms),
-                            (payload_ser, ofdm_syms * len(occupied[0]))])
+        pc.reserve_buffers([(mixer, 2 * frame), (sync, 2 * frame), (delay, 2 * frame), (hpd, ofdm_syms)]
+                           + [(blk, ofdm_syms) for blk in eq_blocks]
+                           + [(ser, ofdm_syms * len(occupied[0])) for ser in dict.fromkeys([payload_ser, soft_ser])])
 
         self.check = pc.crc_check()
         self.check.set_log_level("info")  # it logs every CRC failure at debug; rx_gate counts them
@@ -122,22 +153,25 @@ class ofdm_pdu_rx(gr.hier_block2):
             self.msg_connect(to_pdu, "pdus", self.check, "in")
         else:
             pld_const.gen_soft_dec_lut(8)
+            # Back to the constellation's own scale (the TX sent points / rms).
+            rescale = blocks.multiply_const_cc(pc.const_rms(pld_const))
             soft = digital.constellation_soft_decoder_cf(pld_const.base())
             # The serializer's length tag counts symbols; soft values are bits.
             scale_len = blocks.tagged_stream_multiply_length(gr.sizeof_float, LEN_KEY,
                                                              pld_const.bits_per_symbol())
             to_pdu = self.soft_pdus = pdu.tagged_stream_to_pdu(gr.types.float_t, LEN_KEY)
             self.decoder = fec.async_decoder(pc.fec_decoder(fec_mode, max_bytes), True, True, max_bytes)
-            pc.reserve_buffers([(soft, air_bytes * 8), (scale_len, air_bytes * 8)])
+            pc.reserve_buffers([(rescale, pld_syms), (soft, air_bytes * 8), (scale_len, air_bytes * 8)])
             # gr-fec's Viterbi decoder quantises soft bits in [-1, 1]: scale the
             # constellation LLRs (about +-2.6 for a clean unit-power symbol) and clip.
             llr_scale = blocks.multiply_const_ff(0.4)
             clip = analog.rail_ff(-1.0, 1.0)
             pc.reserve_buffers([(llr_scale, air_bytes * 8), (clip, air_bytes * 8)])
-            self.connect(snr, soft, llr_scale, clip, scale_len, to_pdu)
+            self.connect(snr, rescale, soft, llr_scale, clip, scale_len, to_pdu)
             self.msg_connect(to_pdu, "pdus", self.decoder, "in")
             self.msg_connect(self.decoder, "out", self.check, "in")
         self.msg_connect(self.check, "ok", self.gate, "ok")
         self.msg_connect(self.check, "fail", self.gate, "fail")
+        self.msg_connect(self.snr_probe, "snr", self.gate, "snr")
         self.msg_connect(self.gate, "out", self, "out")
         self.msg_connect(self.gate, "status", self, "status")

@@ -74,18 +74,19 @@ class ofdm_pdu_tx(gr.hier_block2):
                                                 bits_per_payload_sym=pld_const.bits_per_symbol(),
                                                 scramble_header=True)
         header_gen = digital.packet_headergenerator_bb(header_fmt.base(), LEN_KEY)
-        header_map = digital.chunks_to_symbols_bc(hdr_const.points())
+        # Unit-power points (gr-digital's QPSK has |s|^2 = 4, see pc.const_rms).
+        header_map = digital.chunks_to_symbols_bc([p / pc.const_rms(hdr_const) for p in hdr_const.points()])
         mux = blocks.tagged_stream_mux(gr.sizeof_gr_complex, LEN_KEY, 1)
         scrambler = digital.additive_scrambler_bb(0x8a, 0x7f if fec_mode == "none" else 0, 7, 0,
                                                   bits_per_byte=8, reset_tag_key=LEN_KEY)
         unpack = blocks.repack_bits_bb(8, pld_const.bits_per_symbol(), LEN_KEY, False,
                                        gr.GR_LSB_FIRST if fec_mode == "none" else gr.GR_MSB_FIRST)
-        payload_map = digital.chunks_to_symbols_bc(pld_const.points())
+        payload_map = digital.chunks_to_symbols_bc([p / pc.const_rms(pld_const) for p in pld_const.points()])
         allocator = digital.ofdm_carrier_allocator_cvc(fft_len, occupied, pilots, pilot_syms,
                                                        sync_words, LEN_KEY)
         ifft = fft.fft_vcc(fft_len, False, (), True)
         prefixer = digital.ofdm_cyclic_prefixer(fft_len, fft_len + cp_len, 0, LEN_KEY)
-        # Unit average power inside a burst (the un-normalised IFFT sums n_active carriers),
+        # Unit average power inside a burst (unit-power points; the un-normalised IFFT sums n_active carriers),
         # so that channel noise_voltage v means SNR = -20 log10(v) dB.
         scale = blocks.multiply_const_cc((len(occupied[0]) + len(pilots[0])) ** -0.5)
         # Zero gap appended to each burst inside the same tagged packet, so a

@@ -22,6 +22,7 @@ __all__ = [
     "StatusThrottle",
     "carrier_layout",
     "coded_len",
+    "const_rms",
     "constellation",
     "crc_append",
     "crc_check",
@@ -75,6 +76,20 @@ def constellation(name):
         return CONSTELLATIONS[name]()
     except KeyError:
         raise ValueError(f"unknown constellation {name!r}; choose one of {sorted(CONSTELLATIONS)}") from None
+
+
+def const_rms(const):
+    """RMS amplitude of a gr-digital constellation's points.
+
+    gr-digital 3.10's ``constellation_qpsk`` has points +-sqrt(2) +-sqrt(2)j
+    (|s|^2 = 4) while the OFDM preamble, pilots and BPSK header have unit power:
+    mapped as they are, the payload sat 6 dB above the symbols the channel is
+    estimated from, costing ~5 dB of effective SNR.  The OFDM PHY maps points / rms
+    and the receiver scales the equalised soft symbols back by rms before the
+    constellation's (scale-dependent) soft decoder.
+    """
+    points = const.points()
+    return (sum(abs(p) ** 2 for p in points) / len(points)) ** 0.5
 
 
 def carrier_layout(preset, fft_len):

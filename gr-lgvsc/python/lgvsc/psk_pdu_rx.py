@@ -25,6 +25,9 @@ NFILTS = 32
 ACCESS_THRESHOLD = 6
 # LLR scaling into gr-fec's soft range [-1, 1] (tuned at ~4-5 dB SNR, sps 2).
 LLR_SCALE = 0.55
+SNR_MSG_SYMBOLS = 256
+SNR_ALPHA = 0.001
+SNR_SQUELCH_DB = -3.0
 
 
 class psk_pdu_rx(gr.hier_block2):
@@ -63,6 +66,14 @@ class psk_pdu_rx(gr.hier_block2):
         clock = digital.pfb_clock_sync_ccf(sps, 6.28 / 200.0, [gain * t for t in taps], NFILTS, NFILTS // 2, 1.5, 1)
         costas = digital.costas_loop_cc(6.28 / 200.0, const.arity(), False)
         self.connect(self, gate, clock, costas)
+        # SNR (Es/N0 of the symbols after timing and carrier recovery, dB):
+        # gr-digital's M2M4 estimator as a probe on a tap of the Costas output
+        # (outside the data path); rx_gate stamps the latest value as snr_db.
+        # A gating power squelch (-3 dB; bursts have unit power) keeps the
+        # noise-only gaps out of the estimator's running moments.
+        squelch = analog.pwr_squelch_cc(SNR_SQUELCH_DB, 0.05, 0, True)
+        self.snr_probe = digital.probe_mpsk_snr_est_c(digital.SNR_EST_M2M4, SNR_MSG_SYMBOLS, SNR_ALPHA)
+        self.connect(costas, squelch, self.snr_probe)
 
         self.check = pc.crc_check()
         self.check.set_log_level("info")
@@ -98,5 +109,6 @@ class psk_pdu_rx(gr.hier_block2):
                 self.msg_connect(to_pdu, "pdus", self.decoder, "in")
         self.msg_connect(self.check, "ok", self.gate, "ok")
         self.msg_connect(self.check, "fail", self.gate, "fail")
+        self.msg_connect(self.snr_probe, "snr", self.gate, "snr")
         self.msg_connect(self.gate, "out", self, "out")
         self.msg_connect(self.gate, "status", self, "status")
