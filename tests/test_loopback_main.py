@@ -180,3 +180,19 @@ def test_report_frames_match_source_geometry(short_clip, gr_env, tmp_path):
     assert sbs.width == 2 * 192 + 4 and sbs.height == 108 and sbs.num_frames == src.num_frames
     left = sbs.frames[:, :, :192].astype(float)
     assert np.mean(np.abs(left - src.frames.astype(float))) < 12  # the left half is the source
+
+
+def test_hopeless_snr_still_gives_a_full_length_concealed_video(short_clip, gr_env, tmp_path):
+    from lgvsc.video import read_video
+
+    out = tmp_path / "deep"
+    proc, marker = _run([short_clip, "--snr", -10, "--width", 192, "--height", 108, "-o", out], gr_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not _wait_no_processes(marker)
+    report = json.loads((out / "report.json").read_text())
+    assert report["link"]["rx_ok"] == 0 and report["link"]["tx_pdus"] > 0
+    assert report["decoder"]["header_lost"] is True
+    assert report["decoder"]["decode"]["all_grey"] is True
+    recon = read_video(out / "reconstruction.mp4", width=None, height=None, fps=None)
+    assert recon.num_frames == report["video"]["num_frames"]
+    assert abs(float(recon.frames.mean()) - 128) < 3

@@ -308,7 +308,11 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
         t = time.monotonic()
         # The flowgraph has finished, so nothing more will arrive: wait only briefly for the
         # end-of-stream object (it may have been lost), then decode what came with concealment.
-        fin = dec.control({"op": "finish", "timeout": 2.0}, timeout=cfg.timeout_s)
+        # The session (geometry, rate, length) is known out of band, as an SDP gives it for RTP,
+        # so even a run that lost every copy of the stream header yields a full-length video.
+        session = {"width": int(source.width), "height": int(source.height), "fps_num": source.fps.numerator,
+                   "fps_den": source.fps.denominator, "num_frames": int(source.num_frames), "name": cfg.video.name}
+        fin = dec.control({"op": "finish", "timeout": 2.0, "session": session}, timeout=cfg.timeout_s)
         if not fin.get("ok"):
             raise UserError(f"the decoder produced no video: {fin.get('error')}")
         timings["decode (finish)"] = time.monotonic() - t

@@ -207,6 +207,8 @@ def write_report(cfg, staging: Path, result: dict[str, Any]) -> None:
         f"- segments without metadata: {decode.get('segments_missing', 'n/a')}",
         f"- captions taken from the previous segment: {decode.get('captions_concealed', 'n/a')}",
         f"- no keyframe at all (grey video): {decode.get('all_grey', 'n/a')}",
+        f"- every copy of the stream header lost (geometry and length from the session description): "
+        f"{dec.get('header_lost', False)}",
         "",
         "## Quality per frame",
         "",

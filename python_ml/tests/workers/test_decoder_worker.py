@@ -203,3 +203,23 @@ def test_tail_after_incremental_prefix_matches_whole_stream_decoder(worker, push
     mse = ((got.frames.astype(float) - ref) ** 2).mean()
     assert 10 * np.log10(255**2 / mse) > 35
     assert json.loads(Path(reply["report"]).read_text())["decode"]["captions_concealed"] == report.captions_concealed
+
+
+def test_session_description_gives_full_grey_video_when_every_header_is_lost(worker, push, pdus, clip, tmp_path):
+    def is_header(wire):
+        from lgvsc.pmt_codec import decode_pdu
+
+        return parse_pdu(decode_pdu(wire)[1])[0].kind == Kind.HEADER
+
+    s = push(worker.endpoints["pdu_in"])
+    without = [p for p in pdus if not is_header(p)]
+    _send_all(s, without)
+    _wait_received(worker, len(without))
+    bad = worker.control({"op": "finish", "session": {"width": 3, "height": 2, "fps_num": 24, "fps_den": 1,
+                                                       "num_frames": 10}}, timeout=30)
+    assert bad["ok"] is False and "session" in bad["error"]
+    session = {"width": clip.width, "height": clip.height, "fps_num": 24, "fps_den": 1, "num_frames": clip.num_frames}
+    reply = worker.control({"op": "finish", "session": session}, timeout=60)
+    assert reply["ok"] and reply["num_frames"] == clip.num_frames
+    doc = json.loads(Path(reply["report"]).read_text())
+    assert doc["header_lost"] is True and doc["decode"]["all_grey"] is True

@@ -22,7 +22,10 @@ ping/status/shutdown:
 
 - ``{"op": "finish", "timeout": S}``: wait up to S seconds (default 0) for the end-of-stream
   object, then finalise; reply ``{"ok": true, "video", "report", "num_frames", ...}`` or
-  ``{"ok": false, "error": "no stream header received"}`` (no video is written then);
+  ``{"ok": false, "error": "no stream header received"}`` (no video is written then). With
+  ``"session": {"width", "height", "fps_num", "fps_den", "num_frames"}`` (the session known out of
+  band, as an SDP gives it) a stream whose every header copy was lost still yields a full-length,
+  all-concealed (mid-grey) video, and the report says ``"header_lost": true``;
 - ``{"op": "reset"}``: forget the current stream (and any half-written video) for a new one.
 
 Malformed PDUs (not a PMT PDU, or a payload the reassembler rejects) are logged and
@@ -47,7 +50,7 @@ import zmq
 from lgvsc.errors import PacketError, UserError
 from lgvsc.packets import Kind, Reassembler, parse_pdu
 from lgvsc.pmt_codec import MAX_MESSAGE_BYTES, decode_pdu
-from lgvsc.stream import Segment
+from lgvsc.stream import Segment, VideoInfo
 from lgvsc.workers.base import Worker, WorkerOptions
 from lgvsc.workers.transport import InputThread, open_socket
 
@@ -103,6 +106,7 @@ class DecoderWorker(Worker):
 
     # ---------------------------------------------------------------- state
     def _reset_state(self) -> None:
+        self.session = None
         self.rx = Reassembler()
         self.stream_id: int | None = None
         self.header = None
@@ -304,7 +308,7 @@ class DecoderWorker(Worker):
         from lgvsc.video import VideoWriter
 
         if self.writer is None:
-            v = self.header.video
+            v = self.header.video if self.header is not None else self.session
             if v.width % 2 or v.height % 2:
                 raise UserError(f"video size {v.width}x{v.height} is odd; H.264 output needs even sizes")
             self.writer = VideoWriter(self.out_dir / VIDEO_NAME, v.fps_fraction, crf=self.crf)
@@ -345,10 +349,17 @@ class DecoderWorker(Worker):
     def _finish(self) -> dict[str, Any]:
         """Write the video (atomically) and the report; the reply of ``finish``."""
         from lgvsc.decoder import SemanticDecoder
+        from lgvsc.stream import SemanticStream
 
         t0 = time.monotonic()
         stream, missing = self.rx.snapshot(self.stream_id) if self.stream_id is not None else self.rx.snapshot()
-        if stream is None or self.seg_dec is None:
+        header_lost = False
+        if stream is None and self.session is not None:
+            # Every copy of the header was lost, but the caller knows the session out of band
+            # (as an SDP does for RTP): still a full-length video, all of it concealed.
+            stream, header_lost = SemanticStream(video=self.session, keyframes=[], segments=[]), True
+            self.frames_written = 0
+        elif stream is None or self.seg_dec is None:
             self._abort_writer()
             why = "no stream header received" if stream is None else "stream header refused by the decoder"
             return {"ok": False, "error": why, **self._progress()}
@@ -384,6 +395,7 @@ class DecoderWorker(Worker):
             "video": str(video),
             "num_frames": num_frames,
             "decode": report.to_dict(),
+            "header_lost": header_lost,
             "missing": missing.to_dict(),
             "counters": {**self.stats, "malformed_messages": self.counters.get("malformed")},
             "timing": {"first_pdu_to_header_s": None if self.t_header is None or self.t_first is None
@@ -407,6 +419,12 @@ class DecoderWorker(Worker):
             timeout = msg.get("timeout", 0)
             if not isinstance(timeout, (int, float)) or not 0 <= timeout <= 3600:
                 return {"ok": False, "error": f"timeout must be 0..3600 s, got {timeout!r}"}
+            session = msg.get("session")
+            if session is not None:
+                try:
+                    self.session = _session_info(session)
+                except (TypeError, ValueError) as exc:
+                    return {"ok": False, "error": f"bad session description: {exc}"}
             if self.result is None:
                 deadline = time.monotonic() + float(timeout)
                 while not self.end_received and time.monotonic() < deadline:
@@ -427,10 +445,11 @@ class DecoderWorker(Worker):
         return super().handle_control(msg)
 
     def _progress(self) -> dict[str, Any]:
-        v = self.header.video if self.header is not None else None
+        v = self.header.video if self.header is not None else self.session
         return {**self.stats, "stream_id": self.stream_id, "header_received": self.header is not None,
                 "end_received": self.end_received, "frames_written": self.frames_written,
-                "num_frames": v.num_frames if v else None, "num_segments": self.header.num_segments if v else None,
+                "num_frames": v.num_frames if v else None,
+                "num_segments": self.header.num_segments if self.header is not None else None,
                 "backlog": self.inbox.qsize(), "finished": self.result is not None}
 
     def status(self) -> dict[str, Any]:
@@ -438,3 +457,22 @@ class DecoderWorker(Worker):
 
     def finish(self) -> None:
         self._abort_writer()  # shutting down without a finish: leave no half-written video
+
+
+MAX_SESSION_FRAMES = 24 * 3600 * 2
+MAX_SESSION_SIDE = 8192
+
+
+def _session_info(d: Any) -> VideoInfo:
+    """A bounded :class:`VideoInfo` from a control message (untrusted)."""
+    if not isinstance(d, dict):
+        raise TypeError("expected a map")
+    vals = {k: d.get(k) for k in ("width", "height", "fps_num", "fps_den", "num_frames")}
+    for k, v in vals.items():
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            raise ValueError(f"{k} must be a positive integer, got {v!r}")
+    if vals["width"] > MAX_SESSION_SIDE or vals["height"] > MAX_SESSION_SIDE or vals["width"] % 2 or vals["height"] % 2:
+        raise ValueError(f"width/height must be even and at most {MAX_SESSION_SIDE}")
+    if vals["num_frames"] > MAX_SESSION_FRAMES:
+        raise ValueError(f"num_frames must be at most {MAX_SESSION_FRAMES}")
+    return VideoInfo(**vals, name=str(d.get("name", ""))[:200])
