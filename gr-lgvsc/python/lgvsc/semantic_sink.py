@@ -11,6 +11,8 @@ import zmq.auth
 from gnuradio import gr
 from zmq.utils.monitor import recv_monitor_message
 
+from .io_thread import io_thread
+
 __all__ = ["semantic_sink"]
 
 MAX_FRAME_BYTES = 1 << 20
@@ -64,9 +66,8 @@ class semantic_sink(gr.basic_block):
         self._queue = collections.deque()
         self.counters = collections.Counter()
         self.worker = "unknown"
-        self._thread = None
-        self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._io = io_thread(self._run, "semantic_sink")
+        self._stop, self._wake = self._io.stop_event, self._io.wake
         self._last_drop_log = 0.0
 
     # -------------------------------------------------------------- handler (scheduler thread)
@@ -91,17 +92,11 @@ class semantic_sink(gr.basic_block):
 
     # -------------------------------------------------------------- lifecycle
     def start(self):
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="semantic_sink", daemon=True)
-        self._thread.start()
+        self._io.start()
         return super().start()
 
     def stop(self):
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._io.stop()
         return super().stop()
 
     # -------------------------------------------------------------- state for callers

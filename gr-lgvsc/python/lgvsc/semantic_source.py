@@ -11,6 +11,8 @@ import zmq
 import zmq.auth
 from gnuradio import gr
 
+from .io_thread import io_thread
+
 __all__ = ["semantic_source"]
 
 MAX_FRAME_BYTES = 1 << 20
@@ -66,8 +68,8 @@ class semantic_source(gr.basic_block):
         self.eos_info = None
         self._queue = collections.deque()
         self._outstanding = 0
-        self._thread = None
-        self._stop = threading.Event()
+        self._io = io_thread(self._run, "semantic_source")
+        self._stop, self._wake = self._io.stop_event, self._io.wake
 
     # -------------------------------------------------------------- GRC callbacks
     def set_max_pps(self, max_pps):
@@ -78,16 +80,11 @@ class semantic_source(gr.basic_block):
 
     # -------------------------------------------------------------- lifecycle
     def start(self):
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="semantic_source", daemon=True)
-        self._thread.start()
+        self._io.start()
         return super().start()
 
     def stop(self):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._io.stop()
         return super().stop()
 
     # -------------------------------------------------------------- state for callers
