@@ -82,10 +82,9 @@ def main():
           f"(BPSK, sps 2, gap 256)")
 
     rows = []
-    # (phy, tx, rx, noise voltages).  In-burst SNR per sample: PSK bursts have
-    # unit power (Es/N0 = SNR + 10 log10(sps)); OFDM bursts (QPSK points of
-    # gr-digital have |s|^2 = 4, pilots 1) have power (48 * 4 + 4) / 52.
-    sweeps = [("ofdm", ofdm_pdu_tx, ofdm_pdu_rx, (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)),
+    # (phy, tx, rx, noise voltages).  In-burst SNR per sample: both PHYs send
+    # unit-power bursts (PSK Es/N0 = SNR + 10 log10(sps)).
+    sweeps = [("ofdm", ofdm_pdu_tx, ofdm_pdu_rx, (0.16, 0.2, 0.25, 0.28, 0.32, 0.36, 0.4, 0.5)),
               ("psk", psk_pdu_tx, psk_pdu_rx, (0.4, 0.5, 0.55, 0.6, 0.7, 0.8))]
     for phy, tx_cls, rx_cls, noises in sweeps:
         for fec_mode in ("none", "cc"):
@@ -94,12 +93,14 @@ def main():
                 snt = [bytes(pmt.u8vector_elements(pmt.cdr(p))) for p in pd]
                 r = run_loopback(tx_cls(mtu=512, fec_mode=fec_mode), rx_cls(mtu=512, fec_mode=fec_mode), pd,
                                  noise_voltage=nv, freq_offset=0.001, seed=9, idle=1.0)
-                power = (48 * 4 + 4) / 52 if phy == "ofdm" else 1.0
-                snr_db = 10 * math.log10(power / nv ** 2)
+                snr_db = 10 * math.log10(1.0 / nv ** 2)
+                est = sorted(m["snr_db"] for m, _ in r.received if "snr_db" in m)
                 per = 1 - r.delivered(snt) / args.per_n
                 rows.append({"phy": phy, "fec": fec_mode, "noise_voltage": nv, "snr_db": round(snr_db, 2),
-                             "per": round(per, 4), "crc_fail": r.rx_status.get("rx_crc_fail", 0)})
-                print(f"  PER {phy:4s} fec={fec_mode:4s} SNR {snr_db:5.1f} dB: {per:.3f}")
+                             "per": round(per, 4), "crc_fail": r.rx_status.get("rx_crc_fail", 0),
+                             "snr_est_db": est[len(est) // 2] if est else ""})
+                print(f"  PER {phy:4s} fec={fec_mode:4s} SNR {snr_db:5.1f} dB: {per:.3f}"
+                      f"  (median snr_db {est[len(est) // 2] if est else 'n/a'})")
     csv_path = os.path.join(args.out, "phy_per.csv")
     with open(csv_path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))

@@ -8,6 +8,9 @@ from .phy_common import StatusThrottle
 
 __all__ = ["pdu_guard"]
 
+_P_OUT = pmt.intern("out")
+_EMPTY = pmt.make_dict()  # pmt dicts are immutable values: one shared empty dict
+
 
 class pdu_guard(gr.basic_block):
     """Pass valid PDUs, reject the rest with a logged error and a counter.
@@ -72,5 +75,5 @@ class pdu_guard(gr.basic_block):
                 if self.seq_bytes:
                     seq = (self.counters["tx_pdus"] - 1) & 0xFFFF
                     data = pmt.init_u8vector(n + 2, [seq >> 8, seq & 0xFF] + list(pmt.u8vector_elements(data)))
-                self.message_port_pub(pmt.intern("out"), pmt.cons(pmt.make_dict(), data))
+                self.message_port_pub(_P_OUT, pmt.cons(_EMPTY, data))
         self._status.touch()

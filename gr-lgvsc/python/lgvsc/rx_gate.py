@@ -14,6 +14,11 @@ __all__ = ["rx_gate"]
 _NUM_TAG = "packet_num"
 _CARR_TAG = "ofdm_sync_carr_offset"
 _FREQ_TAG = "freq_offset"
+# Interned once: pmt.intern is a locked global-table lookup on every call.
+_K_NUM, _K_CARR, _K_FREQ = pmt.intern(_NUM_TAG), pmt.intern(_CARR_TAG), pmt.intern(_FREQ_TAG)
+_K_COUNT, _K_SNR, _K_PNUM = pmt.intern("rx_count"), pmt.intern("snr_db"), pmt.intern("packet_num")
+_K_FREQ_OUT = pmt.intern("freq_offset")
+_P_OUT = pmt.intern("out")
 
 
 class rx_gate(gr.basic_block):
@@ -48,6 +53,12 @@ class rx_gate(gr.basic_block):
         self.set_msg_handler(pmt.intern("ok"), self._ok)
         self.set_msg_handler(pmt.intern("fail"), self._fail)
         self._throttle = StatusThrottle(self, self._snapshot)
+        # The constant part of every output metadata dict (pmt dicts are immutable values).
+        base = pmt.make_dict()
+        base = pmt.dict_add(base, pmt.intern("crc_ok"), pmt.PMT_T)
+        base = pmt.dict_add(base, pmt.intern("phy"), pmt.intern(self.phy))
+        self._base_meta = pmt.dict_add(base, pmt.intern("fec"), pmt.intern(self.fec))
+        self._snr_pmt = None
 
     def start(self):
         self._throttle.start()
@@ -61,6 +72,7 @@ class rx_gate(gr.basic_block):
         # probe_mpsk_snr_est_c publishes a plain double (dB).
         if pmt.is_number(msg) and math.isfinite(pmt.to_double(msg)):
             self._snr = round(pmt.to_double(msg), 2)
+            self._snr_pmt = pmt.from_double(self._snr)
 
     def _snapshot(self):
         st = dict(self.counters)
@@ -89,31 +101,26 @@ class rx_gate(gr.basic_block):
         n = pmt.length(data)
         if n == 0 or n > self.mtu:
             self.counters["rx_oversize"] += 1
-            self.logger.warning(f"received PDU of {n} bytes outside 1..{self.mtu}; dropped")  # gr.logger has warn(), not warning()
+            self.logger.warn(f"received PDU of {n} bytes outside 1..{self.mtu}; dropped")  # gr.logger: warn(), no warning()
             self._status()
             return
         src = pmt.car(msg)
-        meta = pmt.make_dict()
-        meta = pmt.dict_add(meta, pmt.intern("crc_ok"), pmt.PMT_T)
-        meta = pmt.dict_add(meta, pmt.intern("phy"), pmt.intern(self.phy))
-        meta = pmt.dict_add(meta, pmt.intern("fec"), pmt.intern(self.fec))
-        meta = pmt.dict_add(meta, pmt.intern("rx_count"), pmt.from_uint64(self.counters["rx_ok"]))
+        meta = pmt.dict_add(self._base_meta, _K_COUNT, pmt.from_uint64(self.counters["rx_ok"]))
         if seq is not None:
-            meta = pmt.dict_add(meta, pmt.intern("packet_num"), pmt.from_long(seq))
+            meta = pmt.dict_add(meta, _K_PNUM, pmt.from_long(seq))
         if pmt.is_dict(src):
-            num = pmt.dict_ref(src, pmt.intern(_NUM_TAG), pmt.PMT_NIL)
+            num = pmt.dict_ref(src, _K_NUM, pmt.PMT_NIL)
             if pmt.is_integer(num):
-                meta = pmt.dict_add(meta, pmt.intern("packet_num"), num)
-            carr = pmt.dict_ref(src, pmt.intern(_CARR_TAG), pmt.PMT_NIL)
+                meta = pmt.dict_add(meta, _K_PNUM, num)
+            carr = pmt.dict_ref(src, _K_CARR, pmt.PMT_NIL)
             if pmt.is_integer(carr) and self.fft_len:
-                meta = pmt.dict_add(meta, pmt.intern("freq_offset"),
-                                    pmt.from_double(pmt.to_long(carr) / self.fft_len))
-            freq = pmt.dict_ref(src, pmt.intern(_FREQ_TAG), pmt.PMT_NIL)
+                meta = pmt.dict_add(meta, _K_FREQ_OUT, pmt.from_double(pmt.to_long(carr) / self.fft_len))
+            freq = pmt.dict_ref(src, _K_FREQ, pmt.PMT_NIL)
             if pmt.is_number(freq):
-                meta = pmt.dict_add(meta, pmt.intern("freq_offset"), pmt.from_double(pmt.to_double(freq)))
-        if self._snr is not None:
-            meta = pmt.dict_add(meta, pmt.intern("snr_db"), pmt.from_double(self._snr))
+                meta = pmt.dict_add(meta, _K_FREQ_OUT, pmt.from_double(pmt.to_double(freq)))
+        if self._snr_pmt is not None:
+            meta = pmt.dict_add(meta, _K_SNR, self._snr_pmt)
         self.counters["rx_ok"] += 1
         self.counters["rx_bytes"] += n
-        self.message_port_pub(pmt.intern("out"), pmt.cons(meta, data))
+        self.message_port_pub(_P_OUT, pmt.cons(meta, data))
         self._status()
