@@ -39,17 +39,27 @@ def test_uncoded_qpsk_awgn_matches_closed_form(snr_db):
     assert res.ber == pytest.approx(theory, rel=0.10)
 
 
-@pytest.mark.parametrize("channel", ["rayleigh", "tdl-c"])
+@pytest.mark.parametrize("channel", ["rayleigh", "tdl-c", "cdl-c"])
 def test_uncoded_qpsk_fading_matches_rayleigh_closed_form(channel):
-    # A TDL-C subcarrier gain (no LoS, taps summing to unit power) is CN(0, 1) marginally,
-    # so both channels follow the flat-Rayleigh formula on average. Tolerance 10 %.
+    # A TDL-C or CDL-C subcarrier gain (no LoS, taps summing to unit power) is CN(0, 1) marginally,
+    # so these channels follow the flat-Rayleigh formula on average. Tolerance 10 %.
     nbits = 200_000
     bits = np.random.default_rng(2).integers(0, 2, nbits)
-    sim = LinkSimulator(LinkConfig.uncoded(2_000), channel, num_subcarriers=100, batch_blocks=100)
+    # One OFDM symbol (100 subcarriers) per block, one realisation per block: 1000 realisations with
+    # ~5 independent fades each (coherence bandwidth ~ 1 / (5 * 300 ns)), enough for 10 %.
+    sim = LinkSimulator(LinkConfig.uncoded(200), channel, num_subcarriers=100, batch_blocks=250)
     res = sim.run_bits(bits, 10.0, seed=4)
     assert res.ber == pytest.approx(_rayleigh_qpsk_ber(10.0), rel=0.10)
     # ... and much worse than AWGN at the same average SNR.
     assert res.ber > 50 * qam_ber_awgn(10.0)
+
+
+def test_uncoded_qpsk_cdl_d_los_between_awgn_and_rayleigh():
+    # CDL-D has a strong LoS ray (K = 13.3 dB): far better than Rayleigh, worse than AWGN.
+    bits = np.random.default_rng(2).integers(0, 2, 100_000)
+    sim = LinkSimulator(LinkConfig.uncoded(200), "cdl-d", num_subcarriers=100, batch_blocks=250)
+    ber = sim.run_bits(bits, 10.0, seed=4).ber
+    assert 1.2 * qam_ber_awgn(10.0) < ber < _rayleigh_qpsk_ber(10.0) / 4
 
 
 def test_coded_bler_falls_with_snr():
@@ -155,6 +165,8 @@ def test_cli_sweep_fixed_design(capsys):
 
 @pytest.mark.parametrize("argv, msg", [
     (["--channel", "foo"], "unknown channel"),
+    (["--channel", "cdl-f"], "unknown channel"),
+    (["--channel", "cdl-c", "--carrier-frequency", "-1"], "carrier frequency"),
     (["--preset", "paper-3dB"], "unknown preset"),
     (["--k", "100"], "--k and --n"),
     (["--k", "100", "--n", "150", "--modulation", "16qam"], "multiple of 4"),

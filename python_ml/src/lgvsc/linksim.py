@@ -30,6 +30,10 @@ matched filtering):
   OFDM: each code block fills ``num_subcarriers`` subcarriers frequency-first
   over as many OFDM symbols as needed; every code block is an independent
   channel realisation (Sionna's batch dimension).
+* ``cdl-a`` … ``cdl-e`` — 3GPP TR 38.901 CDL (Sionna's ``CDL``) through the same
+  OFDM path, SISO: one omnidirectional, vertically polarised antenna at each
+  end (downlink; the UT moves at the speed giving ``doppler`` at
+  ``carrier_frequency``, in a direction Sionna draws per realisation).
 
 Design SNR versus channel SNR: the paper picks the code and modulation from the
 SNR it expects (:data:`PAPER_PRESETS`, :func:`preset_for_design_snr`); the
@@ -78,6 +82,11 @@ LINK_CHANNELS: tuple[str, ...] = (
     "tdl-c",
     "tdl-d",
     "tdl-e",
+    "cdl-a",
+    "cdl-b",
+    "cdl-c",
+    "cdl-d",
+    "cdl-e",
 )
 
 
@@ -237,10 +246,11 @@ class LinkSimulator:
     :param channel: one of :data:`LINK_CHANNELS`
     :param num_iter: LDPC belief-propagation iterations
     :param batch_blocks: code blocks processed per tensor batch (memory bound)
-    :param delay_spread: RMS delay spread for ``tdl-*`` [s]
-    :param doppler: maximum Doppler shift for ``tdl-*`` [Hz]
-    :param subcarrier_spacing: OFDM subcarrier spacing for ``tdl-*`` [Hz]
-    :param num_subcarriers: OFDM subcarriers used per symbol for ``tdl-*``
+    :param delay_spread: RMS delay spread for ``tdl-*`` and ``cdl-*`` [s]
+    :param doppler: maximum Doppler shift for ``tdl-*`` and ``cdl-*`` [Hz]
+    :param subcarrier_spacing: OFDM subcarrier spacing for ``tdl-*`` and ``cdl-*`` [Hz]
+    :param num_subcarriers: OFDM subcarriers used per symbol for ``tdl-*`` and ``cdl-*``
+    :param carrier_frequency: carrier [Hz]; converts ``doppler`` to the UT speed (cancels out for SISO)
     """
 
     def __init__(
@@ -254,6 +264,7 @@ class LinkSimulator:
         doppler: float = 10.0,
         subcarrier_spacing: float = 30e3,
         num_subcarriers: int = 792,
+        carrier_frequency: float = 3.5e9,
     ) -> None:
         from sionna.phy.channel import AWGN
         from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
@@ -265,6 +276,8 @@ class LinkSimulator:
             raise ValueError("batch_blocks must be > 0 and num_iter >= 0")
         if delay_spread < 0 or doppler < 0 or subcarrier_spacing <= 0 or num_subcarriers <= 0:
             raise ValueError("delay_spread and doppler must be >= 0, subcarrier_spacing and num_subcarriers > 0")
+        if not (math.isfinite(carrier_frequency) and 1e8 <= carrier_frequency <= 1e12):
+            raise ValueError(f"carrier frequency must be in 100 MHz .. 1 THz (got {carrier_frequency:g} Hz)")
         self.config = config
         self.channel = channel
         self.batch_blocks = int(batch_blocks)
@@ -276,16 +289,21 @@ class LinkSimulator:
         self._demapper = Demapper("app", "qam", bps)
         self._awgn = AWGN()
         self._tdl = None
-        if channel.startswith("tdl-"):
+        if channel.startswith(("tdl-", "cdl-")):
             from sionna.phy.channel import subcarrier_frequencies
             from sionna.phy.channel.tr38901 import TDL
 
-            carrier = 3.5e9
-            speed = doppler * 299792458.0 / carrier
-            self._tdl = TDL(
-                channel[-1].upper(), delay_spread=delay_spread, carrier_frequency=carrier,
-                min_speed=speed, max_speed=speed,
-            )
+            if channel.startswith("cdl-"):
+                from lgvsc.channels.cdl import make_sionna_cdl
+
+                # Same call signature and output layout as TDL: (batch, time steps, rate) -> a, tau.
+                self._tdl = make_sionna_cdl(channel[-1].upper(), delay_spread, carrier_frequency, doppler)
+            else:
+                speed = doppler * 299792458.0 / carrier_frequency
+                self._tdl = TDL(
+                    channel[-1].upper(), delay_spread=delay_spread, carrier_frequency=carrier_frequency,
+                    min_speed=speed, max_speed=speed,
+                )
             self._frequencies = subcarrier_frequencies(num_subcarriers, subcarrier_spacing)
             self._num_subcarriers = int(num_subcarriers)
             # OFDM symbol period including a 7 % cyclic prefix (NR normal CP).

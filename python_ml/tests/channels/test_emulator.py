@@ -115,6 +115,24 @@ def test_seed_reproducible_and_tdl_fading_applied():
     assert np.mean(np.abs(runs[0] - x) ** 2) > 0.3
 
 
+def test_cdl_through_sockets_equals_in_process_channel():
+    """``--model cdl-d`` with its parameters carried by the CLI: noiseless output through the sockets
+    equals :class:`StreamingChannel` on the same spec, however the TX cuts the stream."""
+    from lgvsc.channels.models import ChannelSpec, StreamingChannel
+
+    x = _sig(30_000, seed=4)
+    emu = Emu("--model", "cdl-d", "--delay-spread", "300e-9", "--doppler", "80", "--carrier-frequency", "28e9",
+              "--snr", "inf", "--seed", "5")
+    for a, b in ((0, 999), (999, 1000), (1000, 17_000), (17_000, 30_000)):
+        emu.send(x[a:b])
+    y = emu.recv(x.size)
+    emu.finish()
+    ref = StreamingChannel(ChannelSpec("cdl-d", sample_rate=1e6, doppler=80.0, delay_spread=300e-9,
+                                       carrier_frequency=28e9, seed=5)).process(x)
+    np.testing.assert_allclose(y, ref, atol=1e-5)
+    assert np.mean(np.abs(y - x) ** 2) > 0.05  # the channel did something
+
+
 def test_tx_stop_and_restart_and_bad_message():
     emu = Emu("--model", "rayleigh", "--doppler", "10", "--snr", "20")
     emu.send(_sig(4000))
@@ -156,6 +174,7 @@ def test_no_receiver_bounded_queue_counts_drops():
     (["--model", "awgn", "--snr", "3", "--sample-rate", "-5"], "sample rate"),
     (["--model", "tdl-b", "--snr", "3", "--doppler", "5000"], "beyond what this channel supports"),
     (["--model", "awgn", "--snr", "abc"], "not a number"),
+    (["--model", "cdl-c", "--snr", "3", "--carrier-frequency", "0"], "carrier frequency"),
 ])
 def test_bad_parameters_exit_cleanly(args, msg):
     p = subprocess.run([LGVSC, "channel", *args], capture_output=True, text=True, timeout=60, check=False)

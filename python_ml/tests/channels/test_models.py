@@ -40,6 +40,8 @@ def test_sos_reproduces_sionna_tdl_exactly(profile):
     ("rayleigh", {"doppler": 200.0}),
     ("rician", {"doppler": 200.0}),
     ("tdl-c", {"doppler": 200.0, "delay_spread": 1e-6}),
+    ("cdl-c", {"doppler": 200.0, "delay_spread": 1e-6}),
+    ("cdl-d", {"doppler": 200.0, "delay_spread": 300e-9}),
     ("awgn", {}),
 ])
 def test_output_independent_of_block_cutting(model, kw):
@@ -116,7 +118,10 @@ def test_cfo_rotates_continuously():
 
 @pytest.mark.parametrize("kw, msg", [
     ({"model": "tdl-x"}, "unknown channel model"),
-    ({"model": "cdl-a"}, "CDL"),
+    ({"model": "cdl-f"}, "unknown channel model"),
+    ({"model": "cdl-a", "doppler": 2000.0}, "beyond what this channel supports"),
+    ({"model": "cdl-b", "delay_spread": -1e-7}, "delay spread"),
+    ({"model": "cdl-c", "carrier_frequency": 0.0}, "carrier frequency"),
     ({"sample_rate": -1.0}, "sample rate"),
     ({"model": "rayleigh", "doppler": 5000.0}, "beyond what this channel supports"),
     ({"model": "rayleigh", "doppler": -1.0}, "doppler must be >= 0"),

@@ -4,7 +4,8 @@
 See docs/channels.md. Link-level (coded) simulation lives in :mod:`lgvsc.linksim`.
 """
 
+from lgvsc.channels.cdl import RayFading
 from lgvsc.channels.models import CHANNEL_MODELS, ChannelSpec, SosFading, StreamingChannel
 from lgvsc.channels.noise import StreamingNoise
 
-__all__ = ["CHANNEL_MODELS", "ChannelSpec", "SosFading", "StreamingChannel", "StreamingNoise"]
+__all__ = ["CHANNEL_MODELS", "ChannelSpec", "RayFading", "SosFading", "StreamingChannel", "StreamingNoise"]

@@ -27,7 +27,10 @@ Models (``CHANNEL_MODELS``): ``awgn`` (no fading), ``rayleigh`` and ``rician``
 (flat, one SoS path, Rician K factor ``k_factor_db``, LoS Doppler at
 ``cos(los_aoa)`` of the maximum as in Sionna), ``tdl-a`` … ``tdl-e`` (scaled by
 ``delay_spread``) and the TS 38.101-4 fixed profiles ``tdl-a10``, ``tdl-a30``,
-``tdl-b100``, ``tdl-c60``, ``tdl-c300``, ``tdl-d10``, ``tdl-d30``.
+``tdl-b100``, ``tdl-c60``, ``tdl-c300``, ``tdl-d10``, ``tdl-d30``, and the clustered delay lines ``cdl-a`` …
+``cdl-e`` (scaled by ``delay_spread``; SISO with one omni antenna at each end, a
+realisation of Sionna's :class:`~sionna.phy.channel.tr38901.CDL` evaluated at
+absolute time by :class:`~lgvsc.channels.cdl.RayFading`).
 All fading models have unit average power gain.
 
 Example::
@@ -44,9 +47,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lgvsc.channels.cdl import CDL_PROFILES, RayFading
+
 __all__ = [
     "CHANNEL_MODELS",
     "ChannelSpec",
+    "DEFAULT_CARRIER_FREQUENCY",
     "SosFading",
     "StreamingChannel",
     "max_doppler_for",
@@ -58,9 +64,11 @@ _TDL_PROFILES = {
     "tdl-c300": "C300", "tdl-d10": "D10", "tdl-d30": "D30",
 }
 #: Every model name the streaming channel accepts.
-CHANNEL_MODELS: tuple[str, ...] = ("awgn", "rayleigh", "rician", *_TDL_PROFILES)
+CHANNEL_MODELS: tuple[str, ...] = ("awgn", "rayleigh", "rician", *_TDL_PROFILES, *CDL_PROFILES)
 
-_CARRIER = 3.5e9  # Hz; only converts Doppler to the speed Sionna's TDL takes, cancels out.
+#: Default carrier frequency [Hz]. It only converts the Doppler to the UT speed Sionna's TDL/CDL
+#: take; for these SISO models (omni antennas at the array origin) it cancels out.
+DEFAULT_CARRIER_FREQUENCY = 3.5e9
 _SPEED_OF_LIGHT = 299792458.0
 _MAX_TAPS = 4096
 #: At least this many CIR updates per Doppler period (fd <= fs / (update_interval * this)).
@@ -79,7 +87,9 @@ class ChannelSpec:
     :param model: one of :data:`CHANNEL_MODELS`
     :param sample_rate: complex sample rate of the stream [Hz]
     :param doppler: maximum Doppler shift [Hz] (fading models only)
-    :param delay_spread: RMS delay spread [s] for ``tdl-a`` … ``tdl-e`` (default 100 ns)
+    :param delay_spread: RMS delay spread [s] for ``tdl-a`` … ``tdl-e`` and ``cdl-a`` … ``cdl-e``
+        (default 100 ns)
+    :param carrier_frequency: carrier [Hz] for TDL/CDL (Doppler -> UT speed; cancels out for SISO)
     :param k_factor_db: Rician K factor [dB] (``rician`` only)
     :param cfo: carrier frequency offset added after the channel [Hz]
     :param update_interval: samples between CIR evaluations
@@ -94,6 +104,7 @@ class ChannelSpec:
     delay_spread: float | None = None
     k_factor_db: float = 10.0
     cfo: float = 0.0
+    carrier_frequency: float = DEFAULT_CARRIER_FREQUENCY
     update_interval: int = 100
     interpolation: str = "linear"
     num_sinusoids: int = 20
@@ -102,9 +113,7 @@ class ChannelSpec:
     def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad parameter."""
         if self.model not in CHANNEL_MODELS:
-            hint = " (CDL needs antenna arrays and is not offered as a SISO stream channel)" \
-                if self.model.startswith("cdl") else ""
-            raise ValueError(f"unknown channel model {self.model!r}{hint}; choose one of {', '.join(CHANNEL_MODELS)}")
+            raise ValueError(f"unknown channel model {self.model!r}; choose one of {', '.join(CHANNEL_MODELS)}")
         if not (math.isfinite(self.sample_rate) and self.sample_rate > 0):
             raise ValueError(f"sample rate must be a positive number of Hz (got {self.sample_rate})")
         if not (math.isfinite(self.doppler) and self.doppler >= 0):
@@ -115,6 +124,8 @@ class ChannelSpec:
             raise ValueError(f"interpolation must be 'linear' or 'hold' (got {self.interpolation!r})")
         if not math.isfinite(self.cfo) or abs(self.cfo) >= self.sample_rate / 2:
             raise ValueError(f"|cfo| must be below half the sample rate ({self.sample_rate / 2:g} Hz), got {self.cfo}")
+        if not (math.isfinite(self.carrier_frequency) and 1e8 <= self.carrier_frequency <= 1e12):
+            raise ValueError(f"carrier frequency must be in 100 MHz .. 1 THz (got {self.carrier_frequency:g} Hz)")
         if self.num_sinusoids < 4:
             raise ValueError("num_sinusoids must be >= 4")
         if self.model == "awgn":
@@ -203,7 +214,7 @@ class StreamingChannel:
         self.spec = spec
         self.fs = float(spec.sample_rate)
         self.n = 0  # absolute index of the next input sample
-        self._fading: SosFading | None = None
+        self._fading: SosFading | RayFading | None = None
         self.latency = 0
         self.num_taps = 1
         if spec.model != "awgn":
@@ -228,12 +239,17 @@ class StreamingChannel:
         from sionna.phy.channel import cir_to_time_channel, time_lag_discrete_time_channel
         from sionna.phy.channel.tr38901 import TDL
 
-        profile = _TDL_PROFILES[spec.model]
-        kwargs = {}
-        if len(profile) == 1:
-            kwargs["delay_spread"] = spec.delay_spread if spec.delay_spread is not None else 100e-9
-        tdl = TDL(profile, carrier_frequency=_CARRIER, num_sinusoids=spec.num_sinusoids, **kwargs)
-        self._fading = SosFading.from_sionna_tdl(tdl, spec.doppler, gen)
+        delay_spread = spec.delay_spread if spec.delay_spread is not None else 100e-9
+        if spec.model in CDL_PROFILES:
+            from lgvsc.channels.cdl import make_sionna_cdl
+
+            cdl = make_sionna_cdl(CDL_PROFILES[spec.model], delay_spread, spec.carrier_frequency, spec.doppler)
+            self._fading = RayFading.from_sionna_cdl(cdl, gen)
+        else:
+            profile = _TDL_PROFILES[spec.model]
+            kwargs = {"delay_spread": delay_spread} if len(profile) == 1 else {}
+            tdl = TDL(profile, carrier_frequency=spec.carrier_frequency, num_sinusoids=spec.num_sinusoids, **kwargs)
+            self._fading = SosFading.from_sionna_tdl(tdl, spec.doppler, gen)
         max_delay = float(self._fading.delays.max())
         l_min, l_max = time_lag_discrete_time_channel(self.fs, max_delay)
         if l_max - l_min + 1 > _MAX_TAPS:

@@ -40,10 +40,13 @@ def add_parser(subparsers) -> None:
         ),
     )
     p.add_argument("--model", default="awgn",
-                   help="awgn, rayleigh, rician, tdl-a..tdl-e, tdl-a30, tdl-b100, tdl-c300, ... (default awgn)")
+                   help="awgn, rayleigh, rician, tdl-a..tdl-e, tdl-a30, tdl-b100, tdl-c300, ..., cdl-a..cdl-e "
+                        "(default awgn)")
     p.add_argument("--snr", type=_snr, required=True, help="Es/N0 per sample in dB ('inf' for no noise)")
     p.add_argument("--doppler", type=float, default=0.0, help="maximum Doppler shift [Hz] (fading models)")
-    p.add_argument("--delay-spread", type=float, default=None, help="RMS delay spread [s] (tdl-a..e, default 100e-9)")
+    p.add_argument("--delay-spread", type=float, default=None, help="RMS delay spread [s] (tdl-a..e, cdl-a..e, default 100e-9)")
+    p.add_argument("--carrier-frequency", type=float, default=3.5e9,
+                   help="carrier [Hz] for tdl/cdl: converts --doppler to the UT speed (default 3.5e9)")
     p.add_argument("--k-factor", type=float, default=10.0, help="Rician K factor [dB] (rician)")
     p.add_argument("--sample-rate", type=float, default=1e6, help="stream sample rate [Hz] (default 1e6)")
     p.add_argument("--cfo", type=float, default=0.0, help="carrier frequency offset [Hz]")
@@ -87,6 +90,7 @@ def build(args: argparse.Namespace):
     try:
         spec = ChannelSpec(model=args.model, sample_rate=args.sample_rate, doppler=args.doppler,
                            delay_spread=args.delay_spread, k_factor_db=args.k_factor, cfo=args.cfo,
+                           carrier_frequency=args.carrier_frequency,
                            update_interval=args.update_interval, interpolation=args.interpolation,
                            seed=args.seed)
         channel = StreamingChannel(spec)

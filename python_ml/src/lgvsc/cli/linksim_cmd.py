@@ -43,9 +43,11 @@ def add_parser(subparsers) -> None:
     ch = p.add_argument_group("channel")
     ch.add_argument("--snr", type=float, nargs="+", required=True, help="channel Es/N0 in dB (one or more)")
     ch.add_argument("--channel", default="awgn",
-                    help="awgn, rayleigh, rayleigh-block, tdl-a .. tdl-e (default awgn)")
-    ch.add_argument("--delay-spread", type=float, default=300e-9, help="TDL RMS delay spread [s]")
-    ch.add_argument("--doppler", type=float, default=10.0, help="TDL maximum Doppler [Hz]")
+                    help="awgn, rayleigh, rayleigh-block, tdl-a .. tdl-e, cdl-a .. cdl-e (default awgn)")
+    ch.add_argument("--delay-spread", type=float, default=300e-9, help="TDL/CDL RMS delay spread [s]")
+    ch.add_argument("--doppler", type=float, default=10.0, help="TDL/CDL maximum Doppler [Hz]")
+    ch.add_argument("--carrier-frequency", type=float, default=3.5e9,
+                    help="TDL/CDL carrier [Hz]: converts --doppler to the UT speed (default 3.5e9)")
     p.add_argument("--seed", type=int, default=0, help="random seed (noise, fading, random payload)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.set_defaults(func=run)
@@ -102,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = _config(args, snr)
         try:
             sim = LinkSimulator(cfg, args.channel, num_iter=args.num_iter,
-                                delay_spread=args.delay_spread, doppler=args.doppler)
+                                delay_spread=args.delay_spread, doppler=args.doppler,
+                                carrier_frequency=args.carrier_frequency)
         except ValueError as exc:
             raise UserError(str(exc)) from exc
         res = sim.run_bits(bits, snr, seed=args.seed)
