@@ -7,10 +7,10 @@ For each model the emulator runs as its own process (1 torch thread); a pyzmq TX
 (PULL, connect, like pull_source) receives them. Throughput = samples / (time from
 first send to last receive), printed in MS/s and as a ratio to a 1 MS/s real-time
 stream. Also printed: the in-process (no socket) rate of the same channel, Sionna's
-per-sample TDL-C reference rate, and the NMSE of the CIR update interval against
-the per-sample channel.
+per-sample TDL-C and CDL-C reference rates, and the NMSE of the CIR update interval
+against the per-sample channel (TDL-C and CDL-C).
 
-Targets: AWGN and flat Rayleigh >= 5x real time, TDL-C >= 1x with continuous fading.
+Targets: AWGN and flat Rayleigh >= 5x real time, TDL-C (and CDL-C) >= 1x with continuous fading.
 
 Usage: .venv/bin/python bench/channel_emulator.py [--samples N] [--block N]
 """
@@ -36,6 +36,7 @@ MODELS = {
     "awgn": [],
     "rayleigh": ["--doppler", "100"],
     "tdl-c": ["--doppler", "100", "--delay-spread", "300e-9"],
+    "cdl-c": ["--doppler", "100", "--delay-spread", "300e-9"],
 }
 
 
@@ -92,7 +93,7 @@ def in_process(model: str, extra: list[str], total: int, block: int) -> float:
     from lgvsc.channels.noise import StreamingNoise
 
     kw = {"doppler": 100.0} if model != "awgn" else {}
-    if model == "tdl-c":
+    if model in ("tdl-c", "cdl-c"):
         kw["delay_spread"] = 300e-9
     emu = ChannelEmulator(StreamingChannel(ChannelSpec(model, sample_rate=1e6, **kw)), StreamingNoise(10.0),
                           "tcp://127.0.0.1:1", "tcp://127.0.0.1:2")
@@ -124,10 +125,31 @@ def sionna_per_sample_tdl_c(n: int = 20_000) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def update_error_db(interval: int, interp: str, doppler: float = 100.0, n: int = 20_000) -> float:
+def sionna_per_sample_cdl_c(n: int = 20_000) -> float:
+    from lgvsc.channels.cdl import make_sionna_cdl
+    from sionna.phy.channel import (
+        ApplyTimeChannel,
+        cir_to_time_channel,
+        time_lag_discrete_time_channel,
+    )
+
+    fs = 1e6
+    cdl = make_sionna_cdl("C", 300e-9, 3.5e9, 100.0)
+    l_min, l_max = time_lag_discrete_time_channel(fs, 300e-9 * 8.6523)
+    apply = ApplyTimeChannel(n, l_max - l_min + 1)
+    x = torch.ones(1, 1, 1, n, dtype=torch.complex64)
+    t0 = time.perf_counter()
+    a, tau = cdl(1, n + l_max - l_min, fs)
+    h = cir_to_time_channel(fs, a, tau, l_min, l_max)
+    apply(x, h)
+    return n / (time.perf_counter() - t0)
+
+
+def update_error_db(interval: int, interp: str, doppler: float = 100.0, n: int = 20_000,
+                    model: str = "tdl-c") -> float:
     from lgvsc.channels.models import ChannelSpec, StreamingChannel
 
-    ch = StreamingChannel(ChannelSpec("tdl-c", sample_rate=1e6, doppler=doppler, delay_spread=300e-9, seed=1,
+    ch = StreamingChannel(ChannelSpec(model, sample_rate=1e6, doppler=doppler, delay_spread=300e-9, seed=1,
                                       update_interval=interval, interpolation=interp))
     r = np.random.default_rng(1)
     x = ((r.standard_normal(n) + 1j * r.standard_normal(n)) / math.sqrt(2)).astype(np.complex64)
@@ -153,10 +175,14 @@ def main() -> int:
         print(f"{model:10s} {e2e / 1e6:16.2f} {e2e / 1e6:12.2f} {inp / 1e6:16.2f}", flush=True)
     ref = sionna_per_sample_tdl_c()
     print(f"Sionna TDL-C with a per-sample CIR (TDL + cir_to_time_channel + ApplyTimeChannel): {ref / 1e6:.3f} MS/s")
-    print("CIR update error vs per-sample channel, TDL-C 300 ns, 1 MS/s, Doppler 100 Hz (NMSE):")
-    for interval in (10, 100, 1000):
-        for interp in ("linear", "hold"):
-            print(f"  every {interval:5d} samples, {interp:6s}: {update_error_db(interval, interp):7.1f} dB")
+    ref = sionna_per_sample_cdl_c()
+    print(f"Sionna CDL-C with a per-sample CIR (CDL + cir_to_time_channel + ApplyTimeChannel): {ref / 1e6:.3f} MS/s")
+    for model in ("tdl-c", "cdl-c"):
+        print(f"CIR update error vs per-sample channel, {model.upper()} 300 ns, 1 MS/s, Doppler 100 Hz (NMSE):")
+        for interval in (10, 100, 1000):
+            for interp in ("linear", "hold"):
+                err = update_error_db(interval, interp, model=model)
+                print(f"  every {interval:5d} samples, {interp:6s}: {err:7.1f} dB")
     return 0
 
 
