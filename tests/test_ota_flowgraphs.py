@@ -100,7 +100,7 @@ SAMP_RATE = 2e6          # the flowgraphs' default; read back from the .grc belo
 CFO_HZ = 49e3            # 20 ppm at 2.45 GHz: a HackRF's crystal tolerance
 SRO_PPM = 20.0           # the same crystal clocks the ADC
 SNR_DB = 20.0            # per sample, inside a burst
-TX_RMS = 1.9 * 0.15      # ofdm_pdu_tx burst RMS x the flowgraphs' default tx_scale
+TX_RMS = 1.0 * 0.28      # ofdm_pdu_tx burst RMS (unit power) x the flowgraphs' default tx_scale
 DC = 0.05                # LO leakage at the receiver, ~ -15 dB below the burst RMS
 IQ_MAG_DB, IQ_PHASE_DEG = 0.5, 3.0
 

@@ -51,7 +51,7 @@ OUTPUT_FILES = (
 )
 
 #: Channels the Sionna emulator provides; ``awgn`` runs inside the flowgraph.
-SIONNA_CHANNELS = ("rayleigh", "rician", "tdl-a", "tdl-b", "tdl-c", "tdl-d", "tdl-e")
+SIONNA_CHANNELS = ("rayleigh", "rician", "tdl-a", "tdl-b", "tdl-c", "tdl-d", "tdl-e", "cdl-a", "cdl-b", "cdl-c", "cdl-d", "cdl-e")
 PHYS = ("ofdm", "psk")
 FECS = ("none", "cc")
 

@@ -27,7 +27,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--snr", type=float, default=12.0, help="channel SNR in dB (Es/N0 per sample, see docs/PHY.md)")
     p.add_argument("--channel", default="awgn",
                    help="awgn (GNU Radio channel model in the flowgraph) or a Sionna model run by `lgvsc channel`: "
-                        "rayleigh, rician, tdl-a .. tdl-e")
+                        "rayleigh, rician, tdl-a .. tdl-e, cdl-a .. cdl-e")
     p.add_argument("--doppler", type=float, default=10.0, help="maximum Doppler shift in Hz (fading channels)")
     p.add_argument("--freq-offset", type=float, default=0.0,
                    help="carrier frequency offset in Hz (awgn channel in the flowgraph; Sionna channels take it as --cfo)")
