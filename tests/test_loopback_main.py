@@ -196,3 +196,16 @@ def test_hopeless_snr_still_gives_a_full_length_concealed_video(short_clip, gr_e
     recon = read_video(out / "reconstruction.mp4", width=None, height=None, fps=None)
     assert recon.num_frames == report["video"]["num_frames"]
     assert abs(float(recon.frames.mean()) - 128) < 3
+
+
+def test_sionna_fading_channel_between_tx_and_rx(short_clip, gr_env, tmp_path):
+    """--channel tdl-c puts the Sionna emulator process between the PHY TX and RX (ZeroMQ IQ)."""
+    out = tmp_path / "tdl"
+    proc, marker = _run([short_clip, "--snr", 25, "--channel", "tdl-c", "--doppler", 5, "--width", 192,
+                         "--height", 108, "-o", out], gr_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not _wait_no_processes(marker)
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["channel"] == "tdl-c"
+    assert report["link"]["tx_pdus"] > 0 and report["link"]["rx_ok"] >= 1
+    assert report["video"]["full_length"] is True

@@ -254,8 +254,9 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
                 [sys.executable, "-c", "import sys; from lgvsc.cli import main; sys.exit(main())", "channel",
                  "--model", cfg.channel, "--snr", str(cfg.snr_db), "--doppler", str(cfg.doppler_hz),
                  "--sample-rate", str(cfg.samp_rate), "--seed", str(cfg.seed), "--in", iq_tx, "--out", iq_rx],
-                preexec_fn=die_with_parent)
+                stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
             children.procs.append(emulator)
+            _wait_ready(emulator, "the channel emulator", timeout=120)
             link_argv += ["--channel", "zmq", "--iq-out", iq_tx, "--iq-in", iq_rx]
         else:
             link_argv += ["--channel", "sim", "--seed", str(cfg.seed)]
@@ -333,6 +334,29 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
         children.close()
         signal.signal(signal.SIGTERM, previous_sigterm)
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _wait_ready(proc: subprocess.Popen, what: str, timeout: float) -> None:
+    """Block until ``proc`` prints its JSON ``ready`` line: the radio must not start sending
+    into a channel that is not there yet (its samples would be lost before the run begins)."""
+    import select
+
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise UserError(f"{what} exited at start-up (exit status {proc.returncode})")
+        r, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if r:
+            line = proc.stdout.readline()
+            try:
+                ready = line.startswith("{") and json.loads(line).get("event") == "ready"
+            except json.JSONDecodeError:
+                ready = False
+            if ready:
+                threading.Thread(target=_collect, args=(proc.stdout, []), daemon=True).start()  # keep draining
+                return
+    raise UserError(f"{what} did not become ready within {timeout:g} s")
 
 
 def _collect(stream, sink: list[str]) -> None:
