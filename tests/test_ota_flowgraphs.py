@@ -72,8 +72,12 @@ def compiled(tmp_path_factory):
 def test_flowgraph_compiles_and_script_takes_radio_options(compiled, name):
     proc = _run(compiled[name], "--help")
     assert proc.returncode == 0, proc.stderr
-    for opt in ("--freq", "--samp-rate", "--dev-args", "--mtu"):
+    for opt in ("--freq", "--samp-rate", "--dev-args", "--mtu", "--fec-mode", "--payload-mod"):
         assert opt in proc.stdout, f"{name}: {opt} missing from --help"
+    # The PHY options reach the PHY block (not only argparse) and default to coded QPSK.
+    src = compiled[name].read_text()
+    assert "fec_mode=fec_mode" in src and "payload_mod=payload_mod" in src, f"{name}: PHY ignores the options"
+    assert "[default='cc']" in proc.stdout and "[default='qpsk']" in proc.stdout, proc.stdout
     gains = ("--tx-gain", "--antenna") if name.startswith("tx_usrp") else \
         ("--rx-gain", "--antenna", "--lo-offset") if name.startswith("rx_usrp") else \
         ("--tx-vga", "--tx-amp") if name.startswith("tx_hackrf") else ("--rx-lna", "--rx-vga", "--rx-amp")

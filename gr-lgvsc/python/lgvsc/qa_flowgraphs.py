@@ -30,6 +30,20 @@ class qa_flowgraphs(gr_unittest.TestCase):
                     self.assertNotIn("Error", proc.stdout + proc.stderr)
                     py = os.path.join(out, os.path.basename(path)[:-4] + ".py")
                     self.assertTrue(os.path.getsize(py) > 0)
+                    with open(py, encoding="utf-8") as f:
+                        src = f.read()
+                    # The PHY's FEC mode (and, over the air, its modulation) is a command-line option
+                    # of the generated script and reaches the PHY blocks.
+                    for opt, key in CLI_OPTIONS.get(os.path.basename(path)[:-4], ()):
+                        self.assertIn(f'"{opt}", dest="{key}"', src)
+                        self.assertIn(f"{key}={key}", src)
+
+
+SIM = ("loopback_sim", "loopback_sionna", "phy_swap", "tx_zmq", "rx_zmq", "semantic_loopback",
+       "semantic_loopback_stock_zmq", "semantic_tx_zmq", "semantic_rx_zmq")
+OTA = tuple(f"{side}_{dev}{gui}" for side in ("tx", "rx") for dev in ("usrp", "hackrf") for gui in ("", "_gui"))
+CLI_OPTIONS = {**{name: (("--fec-mode", "fec_mode"),) for name in SIM},
+               **{name: (("--fec-mode", "fec_mode"), ("--payload-mod", "payload_mod")) for name in OTA}}
 
 
 if __name__ == "__main__":
