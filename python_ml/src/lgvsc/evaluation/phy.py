@@ -109,7 +109,7 @@ def run_phy_cell(clip, clip_path: Path, method: str, snr_db: float, seed: int, o
         "cbr_link": cbr.get("cbr_on_air_measured"),
         "pdus_sent": tx,
         "pdus_lost": tx - ok,
-        "header_lost": bool(decode.get("all_grey", False)),
+        "header_lost": bool(dec.get("header_lost", False)),
         "keyframes_sent": sent,
         "keyframes_lost": [k for k in sent if k in concealed],
         "frames_concealed": int(max(0, clip.num_frames - n_out)),
