@@ -10,7 +10,7 @@ VENV="${VENV:-$ROOT/.venv}"
 PREFIX="${LGVSC_PREFIX:-/usr/local}"
 APT_PACKAGES=(gnuradio gnuradio-dev python3-zmq python3-pytest python3-venv cmake pkg-config
               libspdlog-dev pybind11-dev python3-pybind11 ffmpeg git
-              uhd-host soapysdr-module-hackrf hackrf)
+              uhd-host soapysdr-module-hackrf hackrf python3-matplotlib)
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 SUDO=""
@@ -24,7 +24,9 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
     log "installing apt packages: ${missing[*]}"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # With recommends: GNU Radio recommends python3-scipy, python3-matplotlib and the Qt widgets
+    # that its Python blocks and our GUI flowgraphs use.
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 else
     log "apt packages: present"
 fi
