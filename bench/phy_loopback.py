@@ -5,7 +5,9 @@
 1. Throughput: samples/s of our OFDM loopback (ofdm_pdu_tx -> ofdm_pdu_rx)
    versus the stock gr-digital chain (pdu_to_tagged_stream -> digital.ofdm_tx
    -> burst gap -> digital.ofdm_rx -> tagged_stream_to_pdu), same FFT/CP,
-   BPSK header, QPSK payload, gap and PDUs, measured in the same run.
+   BPSK header, QPSK payload, gap, PDUs and harness, measured in the same run:
+   --reps interleaved repetitions, median ratio of samples/s and of process
+   CPU time per PDU.
    The single-carrier psk_pdu_tx/rx loopback is reported in absolute terms
    (gr-digital's packet_tx/packet_rx exist only as example .grc files).
 2. PER versus SNR for both PHYs, FEC none and cc: CSV + PNG under --out
@@ -16,6 +18,7 @@ import argparse
 import csv
 import math
 import os
+import statistics
 import time
 
 import pmt
@@ -24,35 +27,52 @@ from gnuradio.lgvsc import ofdm_pdu_rx, ofdm_pdu_tx, psk_pdu_rx, psk_pdu_tx
 from gnuradio.lgvsc.loopback import pdu_collector, pdu_feeder, random_pdus, run_loopback
 
 
-def stock_loopback(pdus, gap):
-    """The stock chain; returns (samples, seconds, received)."""
+def _loopback(pdus, gap, ours):
+    """One throughput run; returns (samples, seconds, received, CPU us per received PDU).
+
+    The same harness for both chains (no channel model: the comparison is of
+    the PHYs alone): feeder -> TX -> RX -> collector, TX output counted by a
+    head -> null_sink branch, stopped at n - 1 PDUs (the stock chain holds
+    back its final burst) or after 1 s idle.  CPU time is the process's (all
+    threads) between start and stop: steadier than wall time on a shared
+    machine.
+    """
     tb = gr.top_block()
     feeder = pdu_feeder(pdus)
-    to_stream = pdu.pdu_to_tagged_stream(gr.types.byte_t, "packet_len")
-    tx = digital.ofdm_tx(packet_length_tag_key="packet_len", bps_header=1, bps_payload=2, scramble_bits=True)
-    shaper = digital.burst_shaper_cc([], 0, gap, False, "packet_len")
-    untag = blocks.tag_gate(gr.sizeof_gr_complex, False)
-    rx = digital.ofdm_rx(packet_length_tag_key="rx_len", bps_header=1, bps_payload=2, scramble_bits=True)
-    to_pdu = pdu.tagged_stream_to_pdu(gr.types.byte_t, "rx_len")
     head = blocks.head(gr.sizeof_gr_complex, 1 << 62)
     col = pdu_collector()
-    tb.msg_connect(feeder, "out", to_stream, "pdus")
-    tb.connect(to_stream, tx, shaper, untag, rx, to_pdu)
-    tb.connect(shaper, head, blocks.null_sink(gr.sizeof_gr_complex))
-    tb.msg_connect(to_pdu, "pdus", col, "in")
-    t0 = time.monotonic()
+    if ours:
+        mtu = max(pmt.length(pmt.cdr(p)) for p in pdus)
+        tx, rx = ofdm_pdu_tx(mtu=mtu, gap=gap), ofdm_pdu_rx(mtu=mtu, gap=gap)
+        tb.msg_connect(feeder, "out", tx, "in")
+        tb.connect(tx, rx)
+        tb.msg_connect(rx, "out", col, "in")
+        tx_out = tx
+    else:
+        to_stream = pdu.pdu_to_tagged_stream(gr.types.byte_t, "packet_len")
+        tx = digital.ofdm_tx(packet_length_tag_key="packet_len", bps_header=1, bps_payload=2, scramble_bits=True)
+        shaper = digital.burst_shaper_cc([], 0, gap, False, "packet_len")
+        untag = blocks.tag_gate(gr.sizeof_gr_complex, False)
+        rx = digital.ofdm_rx(packet_length_tag_key="rx_len", bps_header=1, bps_payload=2, scramble_bits=True)
+        to_pdu = pdu.tagged_stream_to_pdu(gr.types.byte_t, "rx_len")
+        tb.msg_connect(feeder, "out", to_stream, "pdus")
+        tb.connect(to_stream, tx, shaper, untag, rx, to_pdu)
+        tb.msg_connect(to_pdu, "pdus", col, "in")
+        tx_out = shaper
+    tb.connect(tx_out, head, blocks.null_sink(gr.sizeof_gr_complex))
+    c0, t0 = time.process_time(), time.monotonic()
     tb.start()
     last, last_t = -1, time.monotonic()
-    # The stock chain holds back the final burst: stop at n-1 or when idle.
     while len(col.pdus) < len(pdus) - 1 and time.monotonic() - last_t < 1.0:
         time.sleep(0.005)
         if len(col.pdus) != last:
             last, last_t = len(col.pdus), time.monotonic()
-    seconds = time.monotonic() - t0
+    seconds, cpu = time.monotonic() - t0, time.process_time() - c0
     samples = head.nitems_written(0)
     tb.stop()
     tb.wait()
-    return samples, seconds, len(col.pdus)
+    got = len(col.pdus)
+    return samples, seconds, got, cpu / max(got, 1) * 1e6
 
 
 def main():
@@ -62,25 +82,36 @@ def main():
     ap.add_argument("--size", type=int, default=96, help="PDU size (bytes) for the throughput run")
     ap.add_argument("--gap", type=int, default=1024)
     ap.add_argument("--per-n", type=int, default=100, help="PDUs per SNR point")
+    ap.add_argument("--reps", type=int, default=5, help="interleaved stock/ours throughput repetitions")
+    ap.add_argument("--no-per", action="store_true", help="throughput only")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
 
     pdus = random_pdus(args.n, args.size, seed=1, min_len=args.size)
     sent = [bytes(pmt.u8vector_elements(pmt.cdr(p))) for p in pdus]
-    s_samples, s_sec, s_got = stock_loopback(pdus, args.gap)
-    ours = run_loopback(ofdm_pdu_tx(mtu=args.size, gap=args.gap), ofdm_pdu_rx(mtu=args.size, gap=args.gap), pdus,
-                        idle=1.0)
-    o_rate, s_rate = ours.samples / ours.seconds, s_samples / s_sec
-    print(f"throughput ({args.n} PDUs of {args.size} B, gap {args.gap}, fft 64, cp 16, BPSK hdr, QPSK payload)")
-    print(f"  stock gr-digital : {s_rate / 1e6:6.2f} MS/s  {s_got / s_sec:7.0f} PDU/s  delivered {s_got}/{args.n}")
-    print(f"  lgvsc ofdm_pdu   : {o_rate / 1e6:6.2f} MS/s  {ours.delivered(sent) / ours.seconds:7.0f} PDU/s  "
-          f"delivered {ours.delivered(sent)}/{args.n}")
-    print(f"  ratio ours/stock : {o_rate / s_rate:.3f}  (target >= 0.95)")
+    print(f"throughput ({args.n} PDUs of {args.size} B, gap {args.gap}, fft 64, cp 16, BPSK hdr, QPSK payload; "
+          f"{args.reps} interleaved repetitions, median)")
+    runs = {"stock": [], "ours": []}
+    for rep in range(args.reps):
+        for name in (("stock", "ours") if rep % 2 == 0 else ("ours", "stock")):
+            samples, sec, got, cpu_us = _loopback(pdus, args.gap, ours=name == "ours")
+            runs[name].append((samples / sec, got / sec, cpu_us, got))
+    ratios = sorted(o[0] / s[0] for o, s in zip(runs["ours"], runs["stock"], strict=True))
+    cpu_ratios = sorted(s[2] / o[2] for o, s in zip(runs["ours"], runs["stock"], strict=True))
+    for name, label in (("stock", "stock gr-digital"), ("ours", "lgvsc ofdm_pdu  ")):
+        r = runs[name]
+        print(f"  {label} : {statistics.median(x[0] for x in r) / 1e6:6.2f} MS/s  "
+              f"{statistics.median(x[1] for x in r):7.0f} PDU/s  {statistics.median(x[2] for x in r):6.0f} CPU-us/PDU"
+              f"  delivered {min(x[3] for x in r)}..{max(x[3] for x in r)}/{args.n}")
+    print(f"  ratio ours/stock : {statistics.median(ratios):.3f} samples/s (per repetition {min(ratios):.2f}.."
+          f"{max(ratios):.2f}), {statistics.median(cpu_ratios):.3f} CPU per PDU  (target >= 0.95)")
     psk = run_loopback(psk_pdu_tx(mtu=args.size), psk_pdu_rx(mtu=args.size), pdus, idle=1.0)
     print(f"  lgvsc psk_pdu    : {psk.samples / psk.seconds / 1e6:6.2f} MS/s  "
           f"{psk.delivered(sent) / psk.seconds:7.0f} PDU/s  delivered {psk.delivered(sent)}/{args.n}  "
           f"(BPSK, sps 2, gap 256)")
 
+    if args.no_per:
+        return
     rows = []
     # (phy, tx, rx, noise voltages).  In-burst SNR per sample: both PHYs send
     # unit-power bursts (PSK Es/N0 = SNR + 10 log10(sps)).

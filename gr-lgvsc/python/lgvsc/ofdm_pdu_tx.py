@@ -84,11 +84,13 @@ class ofdm_pdu_tx(gr.hier_block2):
         payload_map = digital.chunks_to_symbols_bc([p / pc.const_rms(pld_const) for p in pld_const.points()])
         allocator = digital.ofdm_carrier_allocator_cvc(fft_len, occupied, pilots, pilot_syms,
                                                        sync_words, LEN_KEY)
-        ifft = fft.fft_vcc(fft_len, False, (), True)
-        prefixer = digital.ofdm_cyclic_prefixer(fft_len, fft_len + cp_len, 0, LEN_KEY)
         # Unit average power inside a burst (unit-power points; the un-normalised IFFT sums n_active carriers),
-        # so that channel noise_voltage v means SNR = -20 log10(v) dB.
-        scale = blocks.multiply_const_cc((len(occupied[0]) + len(pilots[0])) ** -0.5)
+        # so that channel noise_voltage v means SNR = -20 log10(v) dB.  The scale is the IFFT's window (a
+        # constant window multiplies every input carrier): the same output as a multiply_const_cc after the
+        # IFFT, without one more block (thread and buffer copy) per sample.
+        scale = (len(occupied[0]) + len(pilots[0])) ** -0.5
+        ifft = fft.fft_vcc(fft_len, False, [scale] * fft_len, True)
+        prefixer = digital.ofdm_cyclic_prefixer(fft_len, fft_len + cp_len, 0, LEN_KEY)
         # Zero gap appended to each burst inside the same tagged packet, so a
         # burst and its gap leave together and the last burst is flushed
         # through the receiver at once (burst_shaper_cc holds back the post
@@ -107,10 +109,10 @@ class ofdm_pdu_tx(gr.hier_block2):
         big = pld_syms + n_data
         pc.reserve_buffers([(self.to_stream, big), (header_gen, big), (header_map, big),
                             (scrambler, big), (unpack, big), (payload_map, big), (mux, big), (allocator, ofdm_syms), (ifft, ofdm_syms),
-                            (prefixer, burst), (scale, burst), (shaper, burst + gap)])
+                            (prefixer, burst), (shaper, burst + gap)])
         self.connect(self.to_stream, header_gen, header_map, (mux, 0))
         self.connect(self.to_stream, scrambler, unpack, payload_map, (mux, 1))
-        self.connect(mux, allocator, ifft, prefixer, scale, (shaper, 0))
+        self.connect(mux, allocator, ifft, prefixer, (shaper, 0))
         self.connect(zeros, zeros_tagged, (shaper, 1))
         self.connect(shaper, self)
 
