@@ -35,8 +35,8 @@ class qa_flowgraphs(gr_unittest.TestCase):
                     # The PHY's FEC mode (and, over the air, its modulation) is a command-line option
                     # of the generated script and reaches the PHY blocks.
                     for opt, key in CLI_OPTIONS.get(os.path.basename(path)[:-4], ()):
-                        self.assertIn(f'"{opt}", dest="{key}"', src)
-                        self.assertIn(f"{key}={key}", src)
+                        self.assertTrue(f'"{opt}", dest="{key}"' in src, f"no {opt} option in the generated script")
+                        self.assertTrue(f"{key}={key}" in src, f"{opt} does not reach the PHY block")
 
 
 SIM = ("loopback_sim", "loopback_sionna", "phy_swap", "tx_zmq", "rx_zmq", "semantic_loopback",
