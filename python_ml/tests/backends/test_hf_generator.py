@@ -144,3 +144,30 @@ def test_wan_uses_only_the_last_tail_frame(tiny_wan, request_of, frames):
     g = HFSegmentGenerator(tiny_wan, num_inference_steps=1, max_sequence_length=16, use_prev_tail=True)
     g.generate(request_of(5, prev_tail=np.stack(frames[2:5])))
     assert g.last_call["tail_frames"] == 1 and g.last_call["num_frames"] == 5
+
+
+# -- text only (the paper's text-only baseline) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n", "n_gen"), [(1, 5), (7, 9), (23, 13)])
+def test_ltx_text_only_has_exact_length_and_size(tiny_ltx, n, n_gen):
+    g = HFSegmentGenerator(tiny_ltx, num_inference_steps=2, guidance_scale=1.0, max_sequence_length=16,
+                           max_frames=13)
+    assert g.supports_text_only and g.text_only_reason() == ""
+    out = g.generate_text_only("a dog runs on a beach.", n, width=56, height=40, fps=12, motion_score=2.5)
+    assert out.shape == (n, 40, 56, 3) and out.dtype == np.uint8 and out.std() > 0
+    assert g.last_call["text_only"] and g.last_call["tail_frames"] == 0
+    assert (g.last_call["num_frames"], g.last_call["height"], g.last_call["width"]) == (n_gen, 32, 64)
+    assert g.last_call["prompt"] == "a dog runs on a beach, aesthetic score 6.5, motion score 2.5"
+
+
+def test_ltx_text_only_follows_the_prompt_and_seed(ltx):
+    a = ltx.generate_text_only("a dog runs on a beach.", 5, 56, 40)
+    assert np.array_equal(a, ltx.generate_text_only("a dog runs on a beach.", 5, 56, 40))
+    assert not np.array_equal(a, ltx.generate_text_only("a red car on a road at night.", 5, 56, 40))
+
+
+def test_wan_has_no_text_only_mode(gen):
+    assert not gen.supports_text_only and "needs first and last images" in gen.text_only_reason()
+    with pytest.raises(UserError, match="no text-only mode"):
+        gen.generate_text_only("a dog", 5, 56, 40)

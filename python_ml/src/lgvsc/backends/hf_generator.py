@@ -37,6 +37,12 @@ replaces the decoded first keyframe as the start image (no jump at the join).
 Without a tail, or by default, the decoded first keyframe is the start, as the
 paper's boundary condition. ``paste_keyframes=True`` overwrites frame 0 and
 the last frame with the received keyframes (exact boundaries).
+
+Text only (:meth:`HFSegmentGenerator.generate_text_only`, the paper's
+text-only baseline): LTX's ``LTXConditionPipeline`` also generates from the
+prompt alone (no conditions); the same frame-count, size and resampling rules
+apply. Wan 2.1 FLF2V needs its two images, so it has no text-only mode
+(:attr:`HFSegmentGenerator.supports_text_only` is ``False``).
 """
 
 from __future__ import annotations
@@ -205,6 +211,67 @@ class HFSegmentGenerator(SegmentGenerator):
         m = self.multiple
         # Round half up (not Python's half-to-even), so 40 -> 48 and 56 -> 64 alike.
         return max(m, int(height / m + 0.5) * m), max(m, int(width / m + 0.5) * m)
+
+    @property
+    def supports_text_only(self) -> bool:
+        """Whether the pipeline generates from a prompt alone (LTX: yes; Wan 2.1 FLF2V needs two images)."""
+        return self.kind == "ltx-condition"
+
+    def text_only_reason(self) -> str:
+        """Why :meth:`generate_text_only` is unavailable (empty when it is available)."""
+        if self.supports_text_only:
+            return ""
+        return (f"the hf generator's {type(self.pipe).__name__} (Wan 2.1 FLF2V) needs first and last images "
+                "and has no text-only mode; give an LTXConditionPipeline (e.g. Lightricks/LTX-Video-0.9.5) "
+                "as the generator model")
+
+    def generate_text_only(self, caption: str, num_frames: int, width: int, height: int, fps: float = 24.0,
+                           motion_score: float = 0.0) -> np.ndarray:
+        """Generate ``num_frames`` frames of ``height x width`` from the DSA prompt alone (no image conditions).
+
+        :raises UserError: when the pipeline has no text-only mode (see :attr:`supports_text_only`).
+        :output: ``(num_frames, height, width, 3)`` uint8.
+        """
+        import torch
+
+        if not self.supports_text_only:
+            raise UserError(self.text_only_reason())
+        if num_frames < 1 or width < 1 or height < 1:
+            raise ValueError(f"need num_frames, width and height >= 1, got {num_frames}, {width}, {height}")
+        work_h, work_w = self.working_size(height, width)
+        n_gen = pipeline_frame_count(max(int(num_frames), 2), self.temporal_factor, self.max_frames)
+        prompt = segment_prompt(caption, motion_score)
+        self.last_call = {"prompt": prompt, "num_frames": n_gen, "height": work_h, "width": work_w,
+                          "tail_frames": 0, "text_only": True}
+        gen_device = "cpu" if str(self.device).startswith("mps") else self.device
+        generator = torch.Generator(device=gen_device).manual_seed(self.seed)
+        log.debug("text-only: %d frames -> pipeline %d at %dx%d, prompt %r", num_frames, n_gen, work_w, work_h,
+                  prompt)
+        kwargs: dict[str, Any] = dict(
+            prompt=prompt,
+            negative_prompt=self.negative_prompt,
+            height=work_h,
+            width=work_w,
+            num_frames=n_gen,
+            num_inference_steps=self.num_inference_steps,
+            guidance_scale=self.guidance_scale,
+            generator=generator,
+            output_type="np",
+        )
+        if "frame_rate" in self._call_params:
+            kwargs["frame_rate"] = int(round(fps))
+        if "max_sequence_length" in self._call_params:
+            kwargs["max_sequence_length"] = self.max_sequence_length
+        with torch.inference_mode():
+            video = self.pipe(**kwargs).frames[0]
+        video = np.asarray(video, dtype=np.float32)
+        if video.ndim != 4 or video.shape[-1] != 3:
+            raise RuntimeError(f"pipeline returned frames of shape {video.shape}, expected (F, H, W, 3)")
+        video = resample_frames(video, int(num_frames))
+        out = np.empty((int(num_frames), height, width, 3), np.uint8)
+        for i, f in enumerate(video):
+            out[i] = _resize(np.clip(np.rint(f * 255.0), 0, 255).astype(np.uint8), width, height)
+        return out
 
     def _tail(self, request: SegmentRequest, width: int, height: int) -> list[np.ndarray]:
         """The previous segment's tail frames to condition on (at the working size), or none."""
