@@ -385,8 +385,7 @@ def _prepare(vs: _VideoState, name: str, scheme: Any, timings: dict[str, float])
             prep = scheme.prepare(clip)
             scheme.skim_count = None
         else:
-            prep = Prepared(units=[], payload_bytes=scheme.payload_bytes(vs.skem_stream),
-                            info={"segments": len(vs.skem_stream.segments)})
+            prep = scheme.prepare(clip, vs.skem_stream)
     else:
         prep = scheme.prepare(clip)
     timings[f"encode:{name}"] += time.perf_counter() - t
@@ -414,8 +413,10 @@ def _compute_cell(vs, name, scheme, snr, seed, link, config, scorers, ckey, cell
     }
     row.update({k: v for k, v in prep.info.items() if k in ("gop", "qp", "num_pdus")})
     if name == "text-only":
-        row.update(status="skipped", note=scheme.skip_reason(), output_frames=0)
-        return row
+        reason = scheme.skip_reason()
+        if reason is not None:  # no text-to-video generator in this profile: only the CBR is computed
+            row.update(status="skipped", note=reason, output_frames=0)
+            return row
     t = time.perf_counter()
     out = link.send(prep.units, snr, cell_seed(seed, snr, name, vs.key))
     timings["link"] += time.perf_counter() - t
@@ -482,7 +483,8 @@ def _compute_phy_cell(vs, name, scheme, snr, seed, config, scorers, ckey, cells_
         row["payload_bytes"] = prep.payload_bytes
         row["cbr"] = cbr_for_bits(prep.payload_bytes * 8, clip.info(), modulation, code_rate=rate)
         row.update({k: v for k, v in prep.info.items() if k in ("gop", "qp")})
-        note = scheme.skip_reason() if name == "text-only" else H26X_SKIP_REASON
+        note = ((scheme.skip_reason() or "text-only runs over the linksim transport only (the phy loopback "
+                                         "carries semantic streams)") if name == "text-only" else H26X_SKIP_REASON)
         row.update(status="skipped", note=note, output_frames=0)
         return row
     t = time.perf_counter()

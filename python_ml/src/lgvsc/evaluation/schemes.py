@@ -18,9 +18,15 @@ same for all of them, and so is the CBR (:func:`lgvsc.accounting.cbr_for_bits`).
   or RTP header protected by its own check would. A frame the decoder does not
   deliver is shown as a **repeat of the last delivered frame** (black before
   the first one), as a player does.
-* ``text-only`` — captions only (:class:`TextOnlyScheme`): its CBR is computed;
-  its reconstruction needs a text-to-video generator, which no lgvsc profile
-  has, so its quality cells are skipped with that reason.
+* ``text-only`` — captions only (:class:`TextOnlyScheme`, the paper's text-only
+  baseline): units are the SKEM stream's header and segment metadata (captions,
+  motion scores), no keyframes. An errored unit is dropped (CRC); a lost
+  caption is concealed as the semantic decoder does (the previous segment's
+  caption, an empty prompt before the first). Each segment is generated from
+  its caption alone by the profile's generator when it has a text-only mode
+  (hf profile with an LTX-Video ``LTXConditionPipeline``); otherwise (classical
+  profile, Wan 2.1 FLF2V) its quality cells are skipped with the reason and
+  only its CBR is computed.
 """
 
 from __future__ import annotations
@@ -316,7 +322,7 @@ class H26xScheme(Scheme):
 
 
 class TextOnlyScheme(Scheme):
-    """Captions only: header + segment metadata of the SKEM stream, no keyframes."""
+    """Captions only: header + segment metadata of the SKEM stream, no keyframes; text-to-video at the receiver."""
 
     def __init__(self, backends: Any) -> None:
         self.name = "text-only"
@@ -331,16 +337,95 @@ class TextOnlyScheme(Scheme):
 
         return len(encode_header(stream)) + sum(len(encode_segment(s)) for s in stream.segments)
 
-    def skip_reason(self) -> str:
+    @staticmethod
+    def units_of(stream: Any) -> list[bytes]:
+        """What text-only sends: the encoded header, then each segment's metadata (sum = :meth:`payload_bytes`)."""
+        from lgvsc.wire import encode_header, encode_segment
+
+        return [encode_header(stream)] + [encode_segment(s) for s in stream.segments]
+
+    def prepare(self, clip: VideoClip, stream: Any = None) -> Prepared:
+        if stream is None:
+            stream = SemanticScheme("skem", self.backends).encode(clip)
+        units = self.units_of(stream)
+        return Prepared(units=units, payload_bytes=sum(map(len, units)),
+                        info={"segments": len(stream.segments), "keyframes": stream.keyframe_indices()})
+
+    def skip_reason(self) -> str | None:
+        """Why this profile cannot rebuild a text-only clip, or ``None`` when it can."""
         profile = getattr(self.backends, "profile", "classical")
         if profile == "classical":
             return ("text-only needs a text-to-video generator; the classical profile has none "
                     "(its generator interpolates between keyframes, and text-only sends none)")
-        return ("text-only needs a text-to-video generator; lgvsc's hf generator is first/last-frame "
-                "conditioned and has no caption-only mode")
+        gen = self.backends.generator  # the hf profile loads its generator here
+        if getattr(gen, "supports_text_only", False):
+            return None
+        reason = gen.text_only_reason() if hasattr(gen, "text_only_reason") else (
+            f"the {getattr(gen, 'name', type(gen).__name__)} generator has no text-only mode")
+        return f"text-only needs a text-to-video generator: {reason}"
 
     def receive(self, clip: VideoClip, prepared: Prepared, units: list[bytes | None]) -> Reception:
-        raise SchemeSkipped(self.skip_reason())
+        from lgvsc.wire import decode_header, decode_segment
+
+        reason = self.skip_reason()
+        if reason is not None:
+            raise SchemeSkipped(reason)
+        n = clip.num_frames
+        header_lost = units[0] is None
+        boundaries: list[int] | None = None
+        if not header_lost:
+            try:
+                boundaries = [i for i in decode_header(units[0]).keyframe_indices if 0 <= i < n]
+            except ValueError as exc:  # PacketError  # CRC-clean units decode; counted, never fatal
+                log.warning("text-only header undecodable: %s", exc)
+                header_lost = True
+        segs = []
+        for u in units[1:]:
+            if u is None:
+                continue
+            try:
+                seg = decode_segment(u)
+            except ValueError as exc:  # PacketError
+                log.warning("text-only segment undecodable: %s", exc)
+                continue
+            if 0 <= seg.start_frame < seg.end_frame < n:
+                segs.append(seg)
+        if header_lost:
+            # No header: the clip's format is known out of band (as for lgvsc); the received segments
+            # carry their own spans, and each gap between them is generated as one concealed span.
+            boundaries = sorted({0, n - 1} | {f for s in segs for f in (s.start_frame, s.end_frame)})
+        boundaries = sorted(set(boundaries or []) | {0, max(n - 1, 0)})
+        by_span = {(s.start_frame, s.end_frame): s for s in segs}
+        gen = self.backends.generator
+        out = np.empty((n, clip.height, clip.width, 3), np.uint8)
+        concealed: list[int] = []
+        prev_caption, prev_motion = "", 0.0
+        spans = list(zip(boundaries, boundaries[1:], strict=False)) or [(0, 0)]
+        for i, (a, b) in enumerate(spans):
+            seg = by_span.get((a, b)) or next((s for s in segs if s.start_frame <= a and b <= s.end_frame), None)
+            if seg is not None and seg.caption:
+                prev_caption, prev_motion = seg.caption, float(seg.motion_score)
+            else:
+                concealed.append(i)
+                if seg is not None:
+                    prev_motion = float(seg.motion_score)
+            # Spans share their boundary frame: the first span owns frame 0, every span its last frame.
+            first = a if i == 0 else a + 1
+            frames = gen.generate_text_only(prev_caption, b - a + 1, clip.width, clip.height, float(clip.fps),
+                                            prev_motion)
+            out[first:b + 1] = frames[first - a:]
+        lost = sum(u is None for u in units[1:])
+        return Reception(frames=out, stats={
+            "units_sent": len(units),
+            "units_lost": sum(u is None for u in units),
+            "header_lost": header_lost,
+            "frames_concealed": 0,
+            "decode_failures": len(concealed),
+            "concealment": (f"{lost} of {len(units) - 1} caption units lost"
+                            + (", header lost (segment spans from the received captions)" if header_lost else "")
+                            + (f"; captions taken from the previous segment (empty prompt before the first) for "
+                               f"segments {concealed}" if concealed else "")),
+        })
 
 
 def make_scheme(name: str, backends: Any, gops: dict[str, int] | None = None, mtu: int = 1500,
