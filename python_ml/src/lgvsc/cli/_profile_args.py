@@ -19,7 +19,8 @@ def add_profile_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--vlm-model", help="hf: VLM (hub id or local path) for both PSSS and captions")
     g.add_argument("--judge-model", help="hf: VLM for PSSS (overrides --vlm-model)")
     g.add_argument("--caption-model", help="hf: VLM for captions (overrides --vlm-model)")
-    g.add_argument("--generator-model", help="hf: diffusers first/last-frame video pipeline (hub id or path)")
+    g.add_argument("--generator-model", help="hf: diffusers first/last-frame video pipeline, Wan FLF2V or LTX condition "
+                   "(hub id or path); LTX also serves the text-only baseline of lgvsc eval")
     g.add_argument("--device", help="hf: cpu, cuda, cuda:N, mps or auto (default auto)")
     g.add_argument("--dtype", help="hf: auto, float32, float16 or bfloat16 (default auto)")
     g.add_argument("--gen-steps", type=int, help="hf: denoising steps of the generator (default 30)")
