@@ -225,6 +225,23 @@ class HFSegmentGenerator(SegmentGenerator):
                 "and has no text-only mode; give an LTXConditionPipeline (e.g. Lightricks/LTX-Video-0.9.5) "
                 "as the generator model")
 
+    def _common_kwargs(self, prompt: str, width: int, height: int, n_gen: int) -> dict[str, Any]:
+        """Pipeline arguments every call shares (segments and text-only): size, length, steps, seed."""
+        import torch
+
+        gen_device = "cpu" if str(self.device).startswith("mps") else self.device
+        return dict(
+            prompt=prompt,
+            negative_prompt=self.negative_prompt,
+            height=height,
+            width=width,
+            num_frames=n_gen,
+            num_inference_steps=self.num_inference_steps,
+            guidance_scale=self.guidance_scale,
+            generator=torch.Generator(device=gen_device).manual_seed(self.seed),
+            output_type="np",
+        )
+
     def generate_text_only(self, caption: str, num_frames: int, width: int, height: int, fps: float = 24.0,
                            motion_score: float = 0.0) -> np.ndarray:
         """Generate ``num_frames`` frames of ``height x width`` from the DSA prompt alone (no image conditions).
@@ -243,21 +260,9 @@ class HFSegmentGenerator(SegmentGenerator):
         prompt = segment_prompt(caption, motion_score)
         self.last_call = {"prompt": prompt, "num_frames": n_gen, "height": work_h, "width": work_w,
                           "tail_frames": 0, "text_only": True}
-        gen_device = "cpu" if str(self.device).startswith("mps") else self.device
-        generator = torch.Generator(device=gen_device).manual_seed(self.seed)
         log.debug("text-only: %d frames -> pipeline %d at %dx%d, prompt %r", num_frames, n_gen, work_w, work_h,
                   prompt)
-        kwargs: dict[str, Any] = dict(
-            prompt=prompt,
-            negative_prompt=self.negative_prompt,
-            height=work_h,
-            width=work_w,
-            num_frames=n_gen,
-            num_inference_steps=self.num_inference_steps,
-            guidance_scale=self.guidance_scale,
-            generator=generator,
-            output_type="np",
-        )
+        kwargs = self._common_kwargs(prompt, work_w, work_h, n_gen)
         if "frame_rate" in self._call_params:
             kwargs["frame_rate"] = int(round(fps))
         if "max_sequence_length" in self._call_params:
@@ -300,21 +305,9 @@ class HFSegmentGenerator(SegmentGenerator):
         prompt = segment_prompt(request.caption, request.motion_score)
         self.last_call = {"prompt": prompt, "num_frames": n_gen, "height": height, "width": width,
                           "tail_frames": len(tail)}
-        gen_device = "cpu" if str(self.device).startswith("mps") else self.device
-        generator = torch.Generator(device=gen_device).manual_seed(self.seed)
         log.debug("DSA segment: %d frames -> pipeline %d at %dx%d (tail %d), prompt %r", request.num_frames, n_gen,
                   width, height, len(tail), prompt)
-        kwargs: dict[str, Any] = dict(
-            prompt=prompt,
-            negative_prompt=self.negative_prompt,
-            height=height,
-            width=width,
-            num_frames=n_gen,
-            num_inference_steps=self.num_inference_steps,
-            guidance_scale=self.guidance_scale,
-            generator=generator,
-            output_type="np",
-        )
+        kwargs = self._common_kwargs(prompt, width, height, n_gen)
         if self.kind == "wan-flf2v":
             kwargs.update(image=first, last_image=last)
         else:
