@@ -225,6 +225,25 @@ class HFSegmentGenerator(SegmentGenerator):
                 "and has no text-only mode; give an LTXConditionPipeline (e.g. Lightricks/LTX-Video-0.9.5) "
                 "as the generator model")
 
+    def _run_pipeline(self, kwargs: dict[str, Any], skip: int, num_frames: int, width: int,
+                      height: int) -> np.ndarray:
+        """Call the pipeline, drop ``skip`` leading frames (conditioning tail), resample to exactly
+        ``num_frames`` and resize to ``width`` x ``height``: ``(num_frames, H, W, 3)`` uint8."""
+        import torch
+
+        if "max_sequence_length" in self._call_params:
+            kwargs["max_sequence_length"] = self.max_sequence_length
+        with torch.inference_mode():
+            video = self.pipe(**kwargs).frames[0]
+        video = np.asarray(video, dtype=np.float32)
+        if video.ndim != 4 or video.shape[-1] != 3:
+            raise RuntimeError(f"pipeline returned frames of shape {video.shape}, expected (F, H, W, 3)")
+        video = resample_frames(video[skip:], num_frames)
+        out = np.empty((num_frames, height, width, 3), np.uint8)
+        for i, f in enumerate(video):
+            out[i] = _resize(np.clip(np.rint(f * 255.0), 0, 255).astype(np.uint8), width, height)
+        return out
+
     def _common_kwargs(self, prompt: str, width: int, height: int, n_gen: int) -> dict[str, Any]:
         """Pipeline arguments every call shares (segments and text-only): size, length, steps, seed."""
         import torch
@@ -249,7 +268,6 @@ class HFSegmentGenerator(SegmentGenerator):
         :raises UserError: when the pipeline has no text-only mode (see :attr:`supports_text_only`).
         :output: ``(num_frames, height, width, 3)`` uint8.
         """
-        import torch
 
         if not self.supports_text_only:
             raise UserError(self.text_only_reason())
@@ -265,18 +283,7 @@ class HFSegmentGenerator(SegmentGenerator):
         kwargs = self._common_kwargs(prompt, work_w, work_h, n_gen)
         if "frame_rate" in self._call_params:
             kwargs["frame_rate"] = int(round(fps))
-        if "max_sequence_length" in self._call_params:
-            kwargs["max_sequence_length"] = self.max_sequence_length
-        with torch.inference_mode():
-            video = self.pipe(**kwargs).frames[0]
-        video = np.asarray(video, dtype=np.float32)
-        if video.ndim != 4 or video.shape[-1] != 3:
-            raise RuntimeError(f"pipeline returned frames of shape {video.shape}, expected (F, H, W, 3)")
-        video = resample_frames(video, int(num_frames))
-        out = np.empty((int(num_frames), height, width, 3), np.uint8)
-        for i, f in enumerate(video):
-            out[i] = _resize(np.clip(np.rint(f * 255.0), 0, 255).astype(np.uint8), width, height)
-        return out
+        return self._run_pipeline(kwargs, skip=0, num_frames=int(num_frames), width=width, height=height)
 
     def _tail(self, request: SegmentRequest, width: int, height: int) -> list[np.ndarray]:
         """The previous segment's tail frames to condition on (at the working size), or none."""
@@ -293,7 +300,6 @@ class HFSegmentGenerator(SegmentGenerator):
 
     def generate(self, request: SegmentRequest) -> np.ndarray:
         """Generate one segment: exactly ``request.num_frames`` frames at the keyframes' size."""
-        import torch
 
         src_h, src_w = request.first.shape[:2]
         height, width = self.working_size(src_h, src_w)
@@ -318,17 +324,7 @@ class HFSegmentGenerator(SegmentGenerator):
             kwargs["conditions"] = [start, LTXVideoCondition(image=last, frame_index=n_gen - 1)]
             if "frame_rate" in self._call_params:
                 kwargs["frame_rate"] = int(round(request.fps))
-        if "max_sequence_length" in self._call_params:
-            kwargs["max_sequence_length"] = self.max_sequence_length
-        with torch.inference_mode():
-            video = self.pipe(**kwargs).frames[0]
-        video = np.asarray(video, dtype=np.float32)
-        if video.ndim != 4 or video.shape[-1] != 3:
-            raise RuntimeError(f"pipeline returned frames of shape {video.shape}, expected (F, H, W, 3)")
-        video = resample_frames(video[lead:], request.num_frames)
-        out = np.empty((request.num_frames, src_h, src_w, 3), np.uint8)
-        for i, f in enumerate(video):
-            out[i] = _resize(np.clip(np.rint(f * 255.0), 0, 255).astype(np.uint8), src_w, src_h)
+        out = self._run_pipeline(kwargs, skip=lead, num_frames=request.num_frames, width=src_w, height=src_h)
         if self.paste_keyframes:
             out[0] = request.first
             out[-1] = request.last
