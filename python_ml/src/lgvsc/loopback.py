@@ -370,5 +370,6 @@ def _raise_interrupt(signum, frame):  # SIGTERM behaves like Ctrl-C: clean shutd
 
 
 def config_to_dict(cfg: LoopbackConfig) -> dict[str, Any]:
+    """JSON-ready settings of a run (paths as strings), as report.json records them."""
     d = asdict(cfg)
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}

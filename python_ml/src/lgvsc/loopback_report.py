@@ -61,6 +61,7 @@ def _pick_frames(num_frames: int, keyframes: list[int]) -> list[int]:
 def score_and_render(cfg, source, staging: Path, finish: dict[str, Any], link: dict[str, Any]) -> dict[str, Any]:
     """Read the decoder's video, score it against ``source`` and render videos and plots into ``staging``."""
     from lgvsc.accounting import PhyDescription, account_stream, cbr, source_values
+    from lgvsc.loopback import config_to_dict
     from lgvsc.metrics.quality import frame_quality
     from lgvsc.plots import plot_frame_quality, plot_keyframe_timeline, side_by_side
     from lgvsc.video import read_video, write_video
@@ -117,7 +118,7 @@ def score_and_render(cfg, source, staging: Path, finish: dict[str, Any], link: d
     }
     return {
         "version": __version__,
-        "config": {k: (str(val) if isinstance(val, Path) else val) for k, val in vars(cfg).items()},
+        "config": config_to_dict(cfg),
         "video": {"name": cfg.video.name, "width": v.width, "height": v.height, "fps": v.fps,
                   "num_frames": v.num_frames, "reconstruction_frames": int(len(recon)), "full_length": length_ok},
         "stream": {"method": stream.method, "keyframes": kf_sent, "segments": len(stream.segments),
