@@ -4,7 +4,10 @@
 A stream is a header (:class:`VideoInfo` + how it was made) and, per
 variable-length segment, its two boundary keyframes (by frame index), a
 caption and a motion score. Keyframes are stored once and shared by the two
-segments they bound. The JSON form (:meth:`SemanticStream.to_json`) is for
+segments they bound. Beyond the paper, a segment may carry *refinement
+frames* (:class:`Refinement`) strictly inside it: extra coded frames the
+encoder adds where its own simulated decode is worst (docs/keyframe-channel.md).
+SKEM's semantic keyframes are never changed by them. The JSON form (:meth:`SemanticStream.to_json`) is for
 people (``lgvsc inspect``); the compact binary form lives in
 :mod:`lgvsc.wire` and its PDUs in :mod:`lgvsc.packets` (see docs/PROTOCOL.md).
 """
@@ -17,9 +20,12 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
-__all__ = ["STREAM_VERSION", "VideoInfo", "Keyframe", "Segment", "SemanticStream"]
+__all__ = ["STREAM_VERSION", "REFINEMENT_CODEC", "VideoInfo", "Keyframe", "Refinement", "Segment", "SemanticStream"]
 
+#: Stream schema version (see docs/PROTOCOL.md).
 STREAM_VERSION = 1
+#: The only refinement coding: AV1 inter frames predicted from the segment's start keyframe (itself AV1 intra).
+REFINEMENT_CODEC = "av1"
 
 
 @dataclass
@@ -58,6 +64,22 @@ class Keyframe:
 
 
 @dataclass
+class Refinement:
+    """A refinement frame strictly inside a segment (beyond the paper; docs/keyframe-channel.md).
+
+    ``data`` is one AV1 temporal unit of the segment's sub-stream: the segment's
+    start keyframe (AV1 intra, the keyframe object's data) followed by its
+    refinements in order, each inter-predicted from the frames before it in the
+    same segment. Decoding refinement ``k`` therefore needs the start keyframe and
+    refinements ``0..k-1`` of the same segment, and nothing from other segments:
+    a loss stays inside its segment.
+    """
+
+    frame_index: int
+    data: bytes
+
+
+@dataclass
 class Segment:
     """Frames ``start_frame..end_frame`` inclusive; both ends are keyframes."""
 
@@ -68,10 +90,15 @@ class Segment:
     motion_score: float = 0.0
     motion_magnitude: float = 0.0
     side_info: dict[str, Any] = field(default_factory=dict)
+    #: Refinement frames, frame indices strictly increasing and strictly inside the segment.
+    refinements: list[Refinement] = field(default_factory=list)
 
     @property
     def num_frames(self) -> int:
         return self.end_frame - self.start_frame + 1
+
+    def refinement_indices(self) -> list[int]:
+        return [r.frame_index for r in self.refinements]
 
 
 @dataclass
@@ -114,15 +141,35 @@ class SemanticStream:
             if prev_end is not None and s.start_frame != prev_end:
                 raise ValueError(f"segment {s.index} does not start where the previous one ended")
             prev_end = s.end_frame
+            ri = s.refinement_indices()
+            if ri != sorted(set(ri)) or (ri and not s.start_frame < ri[0] <= ri[-1] < s.end_frame):
+                raise ValueError(f"segment {s.index}: refinement frames must be unique, increasing and inside "
+                                 f"{s.start_frame}..{s.end_frame}, got {ri}")
 
     # -- JSON form, for people ------------------------------------------------
     def to_dict(self, include_data: bool = False) -> dict[str, Any]:
+        """The JSON form. Every coded frame says its ``kind``: ``semantic`` (a SKEM/SKIM keyframe, in
+        ``keyframes``) or ``refinement`` (in its segment's ``refinements``); ``coded_frames`` lists both
+        in frame order."""
         d = asdict(self)
+        coded = []
         for k in d["keyframes"]:
             raw = k.pop("data")
+            k["kind"] = "semantic"
             k["bytes"] = len(raw)
             if include_data:
                 k["data_b64"] = base64.b64encode(raw).decode("ascii")
+            coded.append({"frame_index": k["frame_index"], "kind": "semantic", "bytes": len(raw)})
+        for s in d["segments"]:
+            for r in s["refinements"]:
+                raw = r.pop("data")
+                r["kind"] = "refinement"
+                r["bytes"] = len(raw)
+                if include_data:
+                    r["data_b64"] = base64.b64encode(raw).decode("ascii")
+                coded.append({"frame_index": r["frame_index"], "kind": "refinement", "bytes": len(raw),
+                              "segment": s["index"]})
+        d["coded_frames"] = sorted(coded, key=lambda c: c["frame_index"])
         return d
 
     def to_json(self, include_data: bool = False, indent: int = 2) -> str:
@@ -140,6 +187,10 @@ class SemanticStream:
             )
             for k in d["keyframes"]
         ]
-        segs = [Segment(**s) for s in d["segments"]]
-        rest = {k: v for k, v in d.items() if k not in ("video", "keyframes", "segments")}
+        segs = []
+        for s in d["segments"]:
+            refs = [Refinement(frame_index=int(r["frame_index"]), data=base64.b64decode(r.get("data_b64", "")))
+                    for r in s.get("refinements", [])]
+            segs.append(Segment(**{k: v for k, v in s.items() if k != "refinements"}, refinements=refs))
+        rest = {k: v for k, v in d.items() if k not in ("video", "keyframes", "segments", "coded_frames")}
         return cls(video=VideoInfo(**d["video"]), keyframes=kfs, segments=segs, **rest)

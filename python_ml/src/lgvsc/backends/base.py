@@ -106,9 +106,16 @@ class MotionEstimator(ABC):
 
 
 class SegmentRequest:
-    """What the DSA decoder knows of one segment when it generates it."""
+    """What the DSA decoder knows of one segment when it generates it.
 
-    __slots__ = ("first", "last", "num_frames", "caption", "motion_score", "prev_tail", "fps")
+    ``refinements`` are decoded refinement frames inside the segment (beyond the paper,
+    docs/keyframe-channel.md): ``(offset, frame)`` pairs, ``offset`` counted from the first
+    frame of this request, strictly increasing and in ``1..num_frames - 2``; each frame has the
+    keyframes' shape. A generator should pass through them (the classical one interpolates
+    piecewise; the hf one conditions on them at their offsets).
+    """
+
+    __slots__ = ("first", "last", "num_frames", "caption", "motion_score", "prev_tail", "fps", "refinements")
 
     def __init__(
         self,
@@ -119,6 +126,7 @@ class SegmentRequest:
         motion_score: float = 0.0,
         prev_tail: np.ndarray | None = None,
         fps: float = 24.0,
+        refinements: Sequence[tuple[int, np.ndarray]] = (),
     ) -> None:
         if num_frames < 2:
             raise ValueError(f"a segment spans at least its two boundary keyframes, got num_frames={num_frames}")
@@ -131,6 +139,13 @@ class SegmentRequest:
         self.motion_score = float(motion_score)
         self.prev_tail = prev_tail
         self.fps = float(fps)
+        refs = [(int(k), f) for k, f in refinements]
+        offsets = [k for k, _ in refs]
+        if offsets != sorted(set(offsets)) or (offsets and not 1 <= offsets[0] <= offsets[-1] <= num_frames - 2):
+            raise ValueError(f"refinement offsets must be unique, increasing and in 1..{num_frames - 2}, got {offsets}")
+        if any(f.shape != first.shape for _, f in refs):
+            raise ValueError("refinement frames must have the keyframes' shape")
+        self.refinements = refs
 
 
 class SegmentGenerator(ABC):
