@@ -113,9 +113,13 @@ class SegmentRequest:
     frame of this request, strictly increasing and in ``1..num_frames - 2``; each frame has the
     keyframes' shape. A generator should pass through them (the classical one interpolates
     piecewise; the hf one conditions on them at their offsets).
+
+    ``segment_index`` (the segment's index in the stream) and ``chunk_index`` (which piece of a
+    segment the decoder split for memory) let a generator derive a seed per segment and piece.
     """
 
-    __slots__ = ("first", "last", "num_frames", "caption", "motion_score", "prev_tail", "fps", "refinements")
+    __slots__ = ("first", "last", "num_frames", "caption", "motion_score", "prev_tail", "fps", "refinements",
+                 "segment_index", "chunk_index")
 
     def __init__(
         self,
@@ -127,6 +131,8 @@ class SegmentRequest:
         prev_tail: np.ndarray | None = None,
         fps: float = 24.0,
         refinements: Sequence[tuple[int, np.ndarray]] = (),
+        segment_index: int = 0,
+        chunk_index: int = 0,
     ) -> None:
         if num_frames < 2:
             raise ValueError(f"a segment spans at least its two boundary keyframes, got num_frames={num_frames}")
@@ -146,6 +152,8 @@ class SegmentRequest:
         if any(f.shape != first.shape for _, f in refs):
             raise ValueError("refinement frames must have the keyframes' shape")
         self.refinements = refs
+        self.segment_index = int(segment_index)
+        self.chunk_index = int(chunk_index)
 
 
 class SegmentGenerator(ABC):
