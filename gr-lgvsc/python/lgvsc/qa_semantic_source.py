@@ -4,6 +4,10 @@
 (the same protocol as lgvsc's CreditServerThread, docs/bridge.md)."""
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
@@ -18,6 +22,13 @@ except ImportError:  # running from the source tree
     import sys
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
     from lgvsc import semantic_source
+
+
+# Frames that kill a process that hands them straight to pmt.deserialize_str (issue 13):
+# pairs nested 100,000 deep (SIGSEGV), a u8vector claiming 50 MB in 9 bytes, one claiming 4 GiB,
+# a vector claiming 2^32-1 elements.
+CRASH_FRAMES = [b"\x07" * 100_000, bytes.fromhex("0a0002faf080000000"), bytes.fromhex("0a00ffffffff0000"),
+                bytes.fromhex("08ffffffff")]
 
 
 def pdu(i, n=40):
@@ -133,6 +144,35 @@ class qa_semantic_source(gr_unittest.TestCase):
         self.assertEqual(out.num_messages(), 1)
         self.assertEqual(src.stats()["malformed"], 2)
         peer.halt()
+
+    def test_crash_inputs_do_not_kill_the_radio_process(self):
+        # The radio process is a child: if a frame reached GNU Radio's parser, it would die by a signal.
+        child = textwrap.dedent(f"""
+            import json, sys
+            sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
+            import zmq
+            from gnuradio import blocks, gr
+            import qa_semantic_source as q
+            ctx = zmq.Context()
+            peer = q.CreditPeer(ctx, [q.pdu(1), q.pdu(2)], extra=[("junk", f) for f in q.CRASH_FRAMES])
+            peer.start()
+            tb = gr.top_block()
+            src = q.semantic_source(peer.endpoint, status_interval=0)
+            out = blocks.message_debug()
+            tb.msg_connect(src, "out", out, "store")
+            tb.start()
+            done = q.wait_until(src.end_of_stream, timeout=60)
+            tb.stop(); tb.wait(); peer.halt()
+            print(json.dumps({{"done": done, "out": out.num_messages(), **src.stats()}}), flush=True)
+        """)
+        proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120)
+        self.assertEqual(proc.returncode, 0, f"radio process died: {proc.returncode}\n{proc.stderr[-2000:]}")
+        st = json.loads(proc.stdout.strip().splitlines()[-1])
+        self.assertTrue(st["done"])
+        self.assertEqual((st["out"], st["received"], st["malformed"]), (2, 2, len(CRASH_FRAMES)))
+        # one burst: logged once, not once per frame
+        logs = proc.stdout + proc.stderr  # GNU Radio's console logger may write to either
+        self.assertEqual(logs.count("malformed message from the worker"), 1, logs[-2000:])
 
     def test_worker_absent_killed_restarted(self):
         probe = self.ctx.socket(zmq.ROUTER)

@@ -12,6 +12,7 @@ from gnuradio import gr
 from zmq.utils.monitor import recv_monitor_message
 
 from .io_thread import io_thread
+from .pmt_frame import BurstLog
 
 __all__ = ["semantic_sink"]
 
@@ -46,6 +47,9 @@ class semantic_sink(gr.basic_block):
     Ports: message ``in`` (PDUs), message ``status`` (dict: ``event`` =
     ``status``/``connected``/``disconnected``, ``received``, ``forwarded``,
     ``dropped_queue_full``, ``invalid``, ``queued``, ``worker``).
+
+    The block reads no PMT from a socket (its PUSH socket only sends); messages on ``in``
+    that are not PDUs are counted ``invalid`` and logged once per burst.
     """
 
     def __init__(self, endpoint="tcp://127.0.0.1:5560", queue_depth=4096, hwm=64, status_interval=1.0,
@@ -69,12 +73,13 @@ class semantic_sink(gr.basic_block):
         self._io = io_thread(self._run, "semantic_sink")
         self._stop, self._wake = self._io.stop_event, self._io.wake
         self._last_drop_log = 0.0
+        self._bad = BurstLog(self.logger.warn, "semantic_sink: a message that is not a PDU (pair of dict, u8vector)")  # noqa: G010 - GNU Radio's logger has warn(), not warning()
 
     # -------------------------------------------------------------- handler (scheduler thread)
     def _handle(self, msg):
         if not (pmt.is_pair(msg) and pmt.is_u8vector(pmt.cdr(msg))):
             self.counters["invalid"] += 1
-            self.logger.warn("semantic_sink: dropped a message that is not a PDU (pair of dict, u8vector)")  # noqa: G010 - GNU Radio's logger has warn(), not warning()
+            self._bad.note("dropped")
             return
         wire = pmt.serialize_str(msg)
         with self._lock:
@@ -161,6 +166,7 @@ class semantic_sink(gr.basic_block):
                         self._queue.popleft()
                         self.counters["forwarded"] += 1
                     sent_any = True
+                self._bad.tick()
                 now = time.monotonic()
                 if self.status_interval > 0 and now - last_status >= self.status_interval:
                     last_status = now

@@ -12,10 +12,12 @@ import zmq.auth
 from gnuradio import gr
 
 from .io_thread import io_thread
+from .pmt_frame import BurstLog, MalformedFrame, check_pdu_frame
 
 __all__ = ["semantic_source"]
 
 MAX_FRAME_BYTES = 1 << 20
+MAX_JSON_BYTES = 4096  # eos/hb bodies are a few small fields
 LIVENESS_S = 2.0      # no reply for this long: the worker is reported unreachable
 PING_S = 0.5          # a credit message (maybe n=0) at least this often
 
@@ -45,6 +47,11 @@ class semantic_source(gr.basic_block):
     Ports: message ``out`` (PDUs, unchanged from the worker), message ``status``
     (dict: ``event`` = ``status``/``connected``/``unreachable``/``eos``, ``emitted``,
     ``received``, ``malformed``, ``outstanding``, ``queued``, ``worker``, ``eos_count``).
+
+    Every frame from the socket is untrusted: PDU bytes pass the bounded check of
+    :mod:`pmt_frame` before ``pmt.deserialize_str`` sees them (GNU Radio's own parser
+    crashes on deep nesting and trusts length fields), JSON bodies are size-capped.
+    What fails is counted as ``malformed``, logged once per burst and dropped.
     """
 
     def __init__(self, endpoint="tcp://127.0.0.1:5551", max_pps=0.0, window=16, status_interval=1.0,
@@ -69,6 +76,7 @@ class semantic_source(gr.basic_block):
         self._queue = collections.deque()
         self._outstanding = 0
         self._io = io_thread(self._run, "semantic_source")
+        self._bad = BurstLog(self.logger.warn, "semantic_source: malformed message from the worker")  # noqa: G010 - GNU Radio's logger has warn(), not warning()
         self._stop, self._wake = self._io.stop_event, self._io.wake
 
     # -------------------------------------------------------------- GRC callbacks
@@ -121,37 +129,52 @@ class semantic_source(gr.basic_block):
         sock.connect(self.endpoint)
         return sock
 
+    def _malformed(self, reason):
+        with self._lock:
+            self.counters["malformed"] += 1
+        self._bad.note(reason)
+
+    @staticmethod
+    def _json_body(raw):
+        """A small JSON object from the worker, or {} (bounded: no deep nesting, no huge bodies)."""
+        if len(raw) > MAX_JSON_BYTES:
+            return {}
+        try:
+            info = json.loads(raw)
+        except (ValueError, RecursionError):
+            return {}
+        return info if isinstance(info, dict) else {}
+
     def _on_message(self, frames):
         kind = frames[0] if frames else b""
         if kind == b"pdu" and len(frames) == 2:
             with self._lock:
                 self._outstanding = max(0, self._outstanding - 1)
             try:
+                check_pdu_frame(frames[1], MAX_FRAME_BYTES)  # before GNU Radio's unbounded parser
                 msg = pmt.deserialize_str(frames[1])
                 ok = pmt.is_pair(msg) and pmt.is_u8vector(pmt.cdr(msg))
+            except MalformedFrame as exc:
+                self._malformed(str(exc))
+                return
             except Exception:  # noqa: BLE001 - bad PMT bytes raise assorted errors from the C++ side
                 ok = False
             if not ok:
-                self.counters["malformed"] += 1
-                self.logger.warn("semantic_source: dropped a message that is not a PDU")  # noqa: G010 - GNU Radio's logger has warn(), not warning()
+                self._malformed("a message that is not a PDU")
                 return
             with self._lock:
                 self._queue.append(msg)
                 self.counters["received"] += 1
         elif kind == b"eos" and len(frames) == 2:
-            try:
-                info = json.loads(frames[1])
-            except ValueError:
-                info = {}
+            info = self._json_body(frames[1])
             with self._lock:
                 self.counters["eos"] += 1
                 self._eos_pending = True
-            self.eos_info = info if isinstance(info, dict) else {}
+            self.eos_info = info
         elif kind == b"hb" and len(frames) == 2:
             pass
         else:
-            self.counters["malformed"] += 1
-            self.logger.warn("semantic_source: unexpected message from the worker")  # noqa: G010 - GNU Radio's logger has warn(), not warning()
+            self._malformed(f"unexpected message ({len(frames)} frames, kind {bytes(kind[:16])!r})")
 
     def _run(self):
         ctx = zmq.Context()
@@ -214,6 +237,7 @@ class semantic_source(gr.basic_block):
                     self._eos_pending = False
                     self._status("eos", **{f"eos_{k}": v for k, v in (self.eos_info or {}).items()
                                            if isinstance(v, (int, float, str, bool))})
+                self._bad.tick()
                 # 4. liveness
                 if self.worker == "connected" and now - last_rx > LIVENESS_S:
                     self.worker = "unreachable"
