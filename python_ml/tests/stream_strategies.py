@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from lgvsc.stream import Keyframe, Segment, SemanticStream, VideoInfo
+from lgvsc.stream import Keyframe, Refinement, Segment, SemanticStream, VideoInfo
 
 __all__ = ["example_stream", "streams"]
 
@@ -54,12 +54,19 @@ def streams(draw, max_keyframes: int = 6, max_kf_bytes: int = 300) -> SemanticSt
             start_frame=a,
             end_frame=b,
             caption=draw(_text),
-            motion_score=draw(_finite),
-            motion_magnitude=draw(_finite),
+            motion_score=draw(st.integers(0, 255)) * 0.5,  # the wire's one-byte motion score
             side_info=draw(_side),
+            refinements=[
+                Refinement(k, draw(st.binary(min_size=1, max_size=40)))
+                for k in draw(st.lists(st.integers(a + 1, b - 1), unique=True, max_size=3)) if b - a > 1
+            ]
+            if b - a > 1
+            else [],
         )
         for j, (a, b) in enumerate(zip(idx, idx[1:], strict=False))
     ]
+    for seg in segs:
+        seg.refinements.sort(key=lambda r: r.frame_index)
     return SemanticStream(
         video=VideoInfo(
             width=draw(st.integers(1, 4096)),
@@ -86,7 +93,7 @@ def example_stream(kf_bytes: int = 2000, stream_id: int = 7) -> SemanticStream:
     caps = ["a red car drives along a coastal road", "the car stops at a junction", "a cyclist passes"]
     segs = [
         Segment(
-            j, a, b, caps[j], motion_score=1.5 + j, motion_magnitude=0.8 * j, side_info={"focus": "general"}
+            j, a, b, caps[j], motion_score=1.5 + j, side_info={"focus": "general"}
         )
         for j, (a, b) in enumerate(zip(idx, idx[1:], strict=False))
     ]

@@ -221,3 +221,37 @@ def test_segments_must_run_between_consecutive_keyframes():
         stream_from_bytes(MAGIC + bytes([WIRE_VERSION]) + msgpack.packb(body))
     with pytest.raises(ValueError, match="segments need more"):
         stream_to_bytes(dataclasses.replace(ok, keyframes=[ok.keyframes[0], ok.keyframes[-1]]))
+
+
+# -- version 2: one-byte motion score, refinements; version 1 still reads ---------------------------------
+def test_v2_segment_is_compact_and_quantises_motion():
+    seg = Segment(0, 0, 10, "", motion_score=3.4, motion_magnitude=1.234)
+    raw = encode_segment(seg)
+    assert len(raw) <= 10  # no float64 anywhere
+    back = decode_segment(raw)
+    assert back.motion_score == 3.5 and back.motion_magnitude == 0.0
+    assert decode_segment(encode_segment(Segment(0, 0, 10, motion_score=500.0))).motion_score == 127.5
+
+
+def test_refinements_round_trip_and_are_checked():
+    from lgvsc.stream import Refinement
+
+    seg = Segment(1, 10, 30, "c", 1.0, refinements=[Refinement(12, b"\x12\x00"), Refinement(20, b"abc")])
+    assert decode_segment(encode_segment(seg)) == seg
+    for refs in ([[10, b"x"]], [[30, b"x"]], [[15, b"x"], [14, b"y"]], [[15, b""]], [[15, "x"]], [[15]]):
+        with pytest.raises(PacketError, match="refinements"):
+            decode_segment(msgpack.packb([1, 10, 30, "c", 2, {}, refs], use_bin_type=True))
+
+
+def test_version_1_stream_file_still_decodes():
+    from pathlib import Path
+
+    data = (Path(__file__).parent / "data" / "stream_v1_webp.lgvs").read_bytes()
+    assert data[4] == 1
+    s = stream_from_bytes(data)
+    assert s.version == 1 and s.keyframe_indices() == [0, 20, 35]
+    assert [k.codec_id for k in s.keyframes] == ["webp"] * 3
+    assert [seg.motion_score for seg in s.segments] == [1.0, 2.5]
+    assert s.segments[0].motion_magnitude > 0 and s.segments[0].caption.startswith("dim scene")
+    again = stream_from_bytes(stream_to_bytes(s))  # re-written in the current layout
+    assert again.keyframes == s.keyframes and again.version == 2

@@ -22,8 +22,9 @@ from typing import Any
 
 __all__ = ["STREAM_VERSION", "REFINEMENT_CODEC", "VideoInfo", "Keyframe", "Refinement", "Segment", "SemanticStream"]
 
-#: Stream schema version (see docs/PROTOCOL.md).
-STREAM_VERSION = 1
+#: Stream schema version (docs/PROTOCOL.md). 2: refinement frames, one-byte motion score and no motion
+#: magnitude on the wire; streams of version 1 still decode.
+STREAM_VERSION = 2
 #: The only refinement coding: AV1 inter frames predicted from the segment's start keyframe (itself AV1 intra).
 REFINEMENT_CODEC = "av1"
 

@@ -12,6 +12,10 @@ Two layers, both msgpack (no ext types, strict limits on every length):
 * **the stream file** — ``MAGIC + version byte + msgpack [header, [keyframes],
   [segments]]``; this is what ``lgvsc encode`` writes.
 
+Version 2 (this build writes it; version 1 still reads): the segment meta carries
+the motion score as one byte (steps of :data:`MOTION_STEP`) instead of two
+float64s, and the segment's refinement frames (AV1 inter temporal units).
+
 Everything decoded here is treated as untrusted: sizes are bounded before
 allocation (msgpack's own limits), every field is type-checked and range
 checked, and any problem raises :class:`~lgvsc.errors.PacketError`.
@@ -33,7 +37,7 @@ from typing import Any
 import msgpack
 
 from lgvsc.errors import PacketError
-from lgvsc.stream import STREAM_VERSION, Keyframe, Segment, SemanticStream, VideoInfo
+from lgvsc.stream import STREAM_VERSION, Keyframe, Refinement, Segment, SemanticStream, VideoInfo
 
 __all__ = [
     "MAGIC",
@@ -41,6 +45,10 @@ __all__ = [
     "DEFAULT_MAX_SIZE",
     "MAX_KEYFRAMES",
     "MAX_SEGMENTS",
+    "MAX_REFINEMENTS",
+    "MOTION_STEP",
+    "READABLE_WIRE_VERSIONS",
+    "quantise_motion",
     "StreamHeader",
     "header_of",
     "check_segment_bounds",
@@ -57,8 +65,14 @@ __all__ = [
 
 #: File/stream magic: ASCII "LGVS".
 MAGIC = b"LGVS"
-#: Version of the binary layout (bumped on any incompatible change).
-WIRE_VERSION = 1
+#: Version of the binary layout (bumped on any incompatible change); 2: one-byte motion, refinements.
+WIRE_VERSION = 2
+#: Layouts this build reads (stream file version byte and header stream_version).
+READABLE_WIRE_VERSIONS = (1, 2)
+#: The motion score travels as ``round(score / MOTION_STEP)`` in one byte (0..255).
+MOTION_STEP = 0.5
+#: At most this many refinement frames per segment.
+MAX_REFINEMENTS = 4096
 #: Default upper bound on a whole binary stream (bytes).
 DEFAULT_MAX_SIZE = 64 * 1024 * 1024
 #: Object ids are 16-bit in the PDU header, so at most this many of each.
@@ -76,7 +90,7 @@ _U32 = (1 << 32) - 1
 # Positional field counts of each object array (checked on decode).
 _HEADER_FIELDS = 14
 _KEYFRAME_FIELDS = 5
-_SEGMENT_FIELDS = 7
+_SEGMENT_FIELDS = 7  # both versions; v1 has floats at 4 and 5, v2 a byte at 4 and the side-info map at 5
 
 
 @dataclass(frozen=True)
@@ -273,7 +287,7 @@ def encode_header(stream: SemanticStream | StreamHeader) -> bytes:
         raise ValueError("too many keyframes or segments for the wire format")
     v = h.video
     body = [
-        h.version,
+        STREAM_VERSION,  # what this build writes, whatever version the stream was read in
         h.stream_id,
         v.width,
         v.height,
@@ -295,8 +309,9 @@ def decode_header(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> StreamHeader
     """Parse and validate a header object; raise :class:`PacketError` if malformed."""
     a = _array(_unpack(data, max_size, "header"), "header", _HEADER_FIELDS)
     version = _int(a[0], "header.version", 1, 255)
-    if version != STREAM_VERSION:
-        raise PacketError(f"header.version: unsupported stream version {version}")
+    if version not in READABLE_WIRE_VERSIONS:
+        raise PacketError(f"header.version: unsupported stream version {version} (this build reads "
+                          f"{', '.join(map(str, READABLE_WIRE_VERSIONS))})")
     video = VideoInfo(
         width=_int(a[2], "header.width", 1, _MAX_DIM),
         height=_int(a[3], "header.height", 1, _MAX_DIM),
@@ -357,23 +372,30 @@ def decode_keyframe(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> Keyframe:
 # ----------------------------------------------------------------------------
 # segment object
 # ----------------------------------------------------------------------------
-def encode_segment(seg: Segment) -> bytes:
-    """msgpack bytes of one segment meta.
+def quantise_motion(score: float) -> int:
+    """The one-byte wire form of a motion score: ``round(score / MOTION_STEP)`` clipped to 0..255."""
+    if not math.isfinite(score):
+        raise ValueError(f"motion_score must be finite, got {score}")
+    return int(min(255, max(0, round(score / MOTION_STEP))))
 
-    ``[index, start_frame, end_frame, caption, motion_score, motion_magnitude, side_info]``.
+
+def encode_segment(seg: Segment) -> bytes:
+    """msgpack bytes of one segment meta (version 2).
+
+    ``[index, start_frame, end_frame, caption, motion_byte, side_info, [[frame_index, data], ...]]``:
+    the motion score as ``quantise_motion`` (its decoded value is ``byte * MOTION_STEP``), then the
+    refinement frames. ``motion_magnitude`` is not sent (version 1 sent it as a float64).
     """
     _check_side_info_encodable(seg.side_info)
-    return _pack(
-        [
-            seg.index,
-            seg.start_frame,
-            seg.end_frame,
-            seg.caption,
-            float(seg.motion_score),
-            float(seg.motion_magnitude),
-            seg.side_info,
-        ]
-    )
+    if len(seg.refinements) > MAX_REFINEMENTS:
+        raise ValueError(f"segment {seg.index}: more than {MAX_REFINEMENTS} refinement frames")
+    refs = []
+    for r in seg.refinements:
+        if not isinstance(r.data, bytes | bytearray) or not r.data:
+            raise ValueError(f"segment {seg.index}: refinement data must be non-empty bytes")
+        refs.append([r.frame_index, bytes(r.data)])
+    return _pack([seg.index, seg.start_frame, seg.end_frame, seg.caption, quantise_motion(seg.motion_score),
+                  seg.side_info, refs])
 
 
 def decode_segment(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> Segment:
@@ -383,15 +405,28 @@ def decode_segment(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> Segment:
     end = _int(a[2], "segment.end_frame", 0, _MAX_FRAMES)
     if end <= start:
         raise PacketError(f"segment: end_frame {end} not after start_frame {start}")
-    return Segment(
-        index=_int(a[0], "segment.index", 0, MAX_SEGMENTS - 1),
-        start_frame=start,
-        end_frame=end,
-        caption=_str(a[3], "segment.caption", MAX_TEXT_BYTES),
-        motion_score=_float(a[4], "segment.motion_score"),
-        motion_magnitude=_float(a[5], "segment.motion_magnitude"),
-        side_info=_side_dict(a[6], "segment.side_info"),
-    )
+    index = _int(a[0], "segment.index", 0, MAX_SEGMENTS - 1)
+    caption = _str(a[3], "segment.caption", MAX_TEXT_BYTES)
+    if type(a[5]) is not dict:  # version 1: [.., motion_score f64, motion_magnitude f64, side_info]
+        return Segment(index=index, start_frame=start, end_frame=end, caption=caption,
+                       motion_score=_float(a[4], "segment.motion_score"),
+                       motion_magnitude=_float(a[5], "segment.motion_magnitude"),
+                       side_info=_side_dict(a[6], "segment.side_info"))
+    refs_raw = a[6]
+    if type(refs_raw) is not list or len(refs_raw) > MAX_REFINEMENTS:
+        raise PacketError(f"segment.refinements: expected an array of at most {MAX_REFINEMENTS} entries")
+    refs = []
+    for r in refs_raw:
+        r = _array(r, "segment.refinements[]", 2)
+        fi = _int(r[0], "segment.refinements[].frame_index", start + 1, end - 1)
+        if type(r[1]) is not bytes or not r[1]:
+            raise PacketError("segment.refinements[].data: expected non-empty bytes")
+        if refs and fi <= refs[-1].frame_index:
+            raise PacketError("segment.refinements: frame indices not strictly increasing")
+        refs.append(Refinement(frame_index=fi, data=r[1]))
+    return Segment(index=index, start_frame=start, end_frame=end, caption=caption,
+                   motion_score=_int(a[4], "segment.motion_byte", 0, 255) * MOTION_STEP,
+                   side_info=_side_dict(a[5], "segment.side_info"), refinements=refs)
 
 
 # ----------------------------------------------------------------------------
@@ -482,8 +517,9 @@ def stream_from_bytes(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> Semantic
     if len(data) < len(MAGIC) + 1 or data[: len(MAGIC)] != MAGIC:
         raise PacketError("not an LGVSC semantic stream (bad magic)")
     version = data[len(MAGIC)]
-    if version != WIRE_VERSION:
-        raise PacketError(f"unsupported stream wire version {version} (this build reads {WIRE_VERSION})")
+    if version not in READABLE_WIRE_VERSIONS:
+        raise PacketError(f"unsupported stream wire version {version} (this build reads "
+                          f"{', '.join(map(str, READABLE_WIRE_VERSIONS))})")
     body = _array(_unpack(data[len(MAGIC) + 1 :], max_size, "stream"), "stream", 3)
     # Re-pack each object and run it through the per-object decoder so there is
     # exactly one validation path per object type.

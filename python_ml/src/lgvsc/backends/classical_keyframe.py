@@ -1,5 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Classical keyframe codecs: WebP (default) and JPEG through Pillow, with a byte budget.
+"""Classical keyframe codecs: WebP and JPEG through Pillow, with a byte budget; :func:`keyframe_codec_for`.
+
+The default keyframe codec is AV1 (:mod:`lgvsc.backends.av1_keyframe`, raw OBUs);
+WebP and JPEG stay selectable and streams coded with them still decode.
 
 :meth:`PillowKeyframeCodec.encode` binary-searches the largest quality whose
 output fits the budget at full resolution; when even that quality is below
@@ -18,7 +21,8 @@ import numpy as np
 
 from .base import KeyframeCodec
 
-__all__ = ["PillowKeyframeCodec", "WebPKeyframeCodec", "JpegKeyframeCodec", "keyframe_codec_for", "MAX_CODED_SIDE"]
+__all__ = ["PillowKeyframeCodec", "WebPKeyframeCodec", "JpegKeyframeCodec", "keyframe_codec_for", "KEYFRAME_CODECS",
+           "MAX_CODED_SIDE"]
 
 MAX_CODED_SIDE = 4096  # never decode anything larger (untrusted input)
 MIN_SIDE = 16
@@ -146,12 +150,23 @@ class JpegKeyframeCodec(PillowKeyframeCodec):
     q_lo, q_hi = 1, 95
 
 
-_CODECS = {"webp": WebPKeyframeCodec, "jpeg": JpegKeyframeCodec}
+def _av1() -> KeyframeCodec:
+    from .av1_keyframe import Av1KeyframeCodec, av1_available
+
+    if not av1_available():
+        raise ValueError("keyframe codec 'av1' needs PyAV with libsvtav1 and libdav1d")
+    return Av1KeyframeCodec()
 
 
-def keyframe_codec_for(codec_id: str) -> PillowKeyframeCodec:
-    """The classical codec for a stream's ``codec_id``; ``ValueError`` if unknown."""
+_CODECS = {"av1": _av1, "webp": WebPKeyframeCodec, "jpeg": JpegKeyframeCodec}
+#: Keyframe codec ids, default first.
+KEYFRAME_CODECS = tuple(_CODECS)
+
+
+def keyframe_codec_for(codec_id: str) -> KeyframeCodec:
+    """The codec for a stream's ``codec_id`` (``av1``, ``webp`` or ``jpeg``); ``ValueError`` if unknown."""
     try:
-        return _CODECS[codec_id]()
+        factory = _CODECS[codec_id]
     except KeyError:
         raise ValueError(f"unknown keyframe codec {codec_id!r} (known: {sorted(_CODECS)})") from None
+    return factory()
