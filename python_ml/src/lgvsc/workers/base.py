@@ -7,7 +7,13 @@ its compute loop on the main thread until a ``shutdown`` request, SIGTERM or SIG
 
 Control requests are msgpack maps on a ROUTER socket (REQ or DEALER peers). Every worker
 answers ``{"op": "ping"}``, ``{"op": "status"}`` and ``{"op": "shutdown"}``; replies are
-maps with ``ok`` (bool) and, when not ok, ``error``. Status events go out on a PUB socket
+maps with ``ok`` (bool) and, when not ok, ``error``. The control plane is off the compute
+thread (vLLM's shape): the control IO thread answers ``ping`` and ``status`` itself, from the
+last snapshot of :meth:`Worker.status` that the compute loop published (every loop turn, with
+every event, and right after every control op), so a step that runs for minutes never makes a
+status request time out; the reply says how old the snapshot is (``snapshot_age_s``) and how
+long the current step has run (``busy_s``). Heartbeats come from that thread too. Only ops
+that touch compute state are queued. Status events go out on a PUB socket
 as msgpack maps (telemetry only: a subscriber that is late misses them), including a
 ``heartbeat`` every ``heartbeat_s`` seconds.
 """
@@ -83,6 +89,11 @@ class Worker:
         self.started = time.monotonic()
         self._control: RouterThread | None = None
         self._last_heartbeat = 0.0
+        # Published by the compute loop, read by the control IO thread: (monotonic time, status map).
+        # Replaced whole (one reference assignment), never mutated, so no lock is needed.
+        self._snapshot: tuple[float, dict[str, Any]] = (time.monotonic(), {})
+        self._step_since: float | None = None  # monotonic start of the step (or control op) running now
+        self._compute_thread: int | None = None  # the thread running serve()
 
     # ------------------------------------------------------------------ sockets
     def bind(self, kind: int, endpoint: str, name: str, **kw: Any) -> zmq.Socket:
@@ -97,7 +108,9 @@ class Worker:
         try:
             if self.options.control:
                 sock = self.bind(zmq.ROUTER, self.options.control, "control", max_msg_bytes=1 << 16)
-                self._control = RouterThread(sock, self.requests, self.counters, name=f"{self.kind}-control")
+                self._control = RouterThread(sock, self.requests, self.counters, name=f"{self.kind}-control",
+                                             answer=self.answer_on_io_thread)
+                self._control.tick = self._heartbeat_on_io_thread
                 self.threads.append(self._control)
             if self.options.status:
                 sock = self.bind(zmq.PUB, self.options.status, "status", hwm=self.options.queue_depth)
@@ -106,6 +119,7 @@ class Worker:
         except BaseException:
             self.close()
             raise
+        self.publish_snapshot()  # status requests may come before serve() starts
         for t in self.threads:
             t.start()
         return dict(self.endpoints)
@@ -131,6 +145,8 @@ class Worker:
         """Queue one status event for the PUB socket (dropped and counted when the queue is full)."""
         if not self.options.status:
             return
+        if threading.get_ident() == self._compute_thread:
+            self.publish_snapshot()  # events mark progress: status replies see it too
         msg = {"event": event, "worker": self.kind, "t": time.time(), **fields}
         try:
             self.status_q.put_nowait([pack_control(msg)])
@@ -141,6 +157,32 @@ class Worker:
         """Snapshot for ``status`` replies and heartbeats; subclasses add their state."""
         return {"worker": self.kind, "pid": os.getpid(), "uptime_s": round(time.monotonic() - self.started, 3),
                 "counters": self.counters.snapshot()}
+
+    def publish_snapshot(self) -> None:
+        """Compute thread: make the current :meth:`status` what the control IO thread answers with."""
+        self._snapshot = (time.monotonic(), self.status())
+
+    def _heartbeat_on_io_thread(self) -> None:
+        now = time.monotonic()
+        if now - self._last_heartbeat >= self.options.heartbeat_s and self._compute_thread is not None:
+            self._last_heartbeat = now
+            reply = self.answer_on_io_thread({"op": "status"}) or {}
+            reply.pop("ok", None)
+            self.publish("heartbeat", **reply)
+
+    def answer_on_io_thread(self, msg: dict[str, Any]) -> dict[str, Any] | None:
+        """Control IO thread: reply to ``ping``/``status`` at once; ``None`` queues the op for the compute loop."""
+        op = msg.get("op")
+        if op == "ping":
+            return {"ok": True, "worker": self.kind}
+        if op != "status":
+            return None
+        now = time.monotonic()
+        t, snap = self._snapshot
+        since = self._step_since
+        return {"ok": True, **snap, "worker": self.kind, "pid": os.getpid(),
+                "uptime_s": round(now - self.started, 3), "counters": self.counters.snapshot(),
+                "snapshot_age_s": round(now - t, 3), "busy_s": round(now - since, 3) if since is not None else 0.0}
 
     # ------------------------------------------------------------------ control
     def handle_control(self, msg: dict[str, Any]) -> dict[str, Any]:
@@ -161,12 +203,15 @@ class Worker:
                 reply_to, msg = self.requests.get_nowait()
             except queue.Empty:
                 return
+            self._step_since = time.monotonic()
             try:
                 reply = self.handle_control(msg)
             except Exception as exc:  # a bad request must not kill the worker
                 log.exception("%s: control op %r failed", self.kind, msg.get("op"))
                 self.counters.add("control_errors")
                 reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            self._step_since = None
+            self.publish_snapshot()  # before the reply leaves: a status sent after it sees the op's effect
             if self._control is not None:
                 self._control.reply(reply_to, reply)
 
@@ -180,15 +225,22 @@ class Worker:
 
     def serve(self) -> int:
         """Run the compute loop on this thread until shutdown; returns the exit status."""
+        self._compute_thread = threading.get_ident()
+        self.publish_snapshot()
         self.publish("started", **self.status())
         try:
             while not self.shutdown.is_set():
                 self._drain_control()
                 now = time.monotonic()
-                if now - self._last_heartbeat >= self.options.heartbeat_s:
+                if self._control is None and now - self._last_heartbeat >= self.options.heartbeat_s:
                     self._last_heartbeat = now
                     self.publish("heartbeat", **self.status())
-                self.step(0.01)
+                self._step_since = time.monotonic()
+                try:
+                    self.step(0.01)
+                finally:
+                    self._step_since = None
+                self.publish_snapshot()
             self._drain_control()
             self.finish()
             self.publish("stopped", **self.status())

@@ -350,14 +350,22 @@ class RouterThread(_SocketThread):
     Accepts REQ peers (``[id, b"", body]``) and DEALER peers (``[id, body]``). Requests
     go to ``requests`` as ``(reply_to, msg)``; a reply is sent with :meth:`reply`
     from any thread (it is queued and sent by this thread). A request that does not
-    parse gets an error reply here and never reaches the compute loop.
+    parse gets an error reply here and never reaches the compute loop, and one that
+    ``answer`` answers (vLLM's shape: ``ping`` and ``status`` from a snapshot the compute
+    loop publishes) is replied to here at once, however long the compute loop is busy.
     """
 
     def __init__(self, sock: zmq.Socket, requests: queue.Queue, counters: Counters,
-                 name: str = "control", poll_ms: int = 5) -> None:
+                 name: str = "control", poll_ms: int = 5,
+                 answer: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None) -> None:
         super().__init__(sock, name, counters, poll_ms)
         self.requests = requests
         self.outbox: queue.Queue = queue.Queue(maxsize=1000)
+        #: Answers a request on this thread (``None``: queue it for the compute loop). Ops that
+        #: need no compute state (``ping``, ``status`` from a published snapshot) never wait for a step.
+        self.answer = answer
+        #: Called on this thread every poll turn (the worker's heartbeat: it must not wait for a step).
+        self.tick: Callable[[], None] | None = None
 
     def reply(self, reply_to: tuple[bytes, ...], msg: dict[str, Any]) -> None:
         try:
@@ -380,6 +388,8 @@ class RouterThread(_SocketThread):
         try:
             while not self.stopping.is_set():
                 self._send_pending()
+                if self.tick is not None:
+                    self.tick()
                 if not self.sock.poll(self.poll_ms, zmq.POLLIN):
                     continue
                 frames = self.sock.recv_multipart()
@@ -398,6 +408,17 @@ class RouterThread(_SocketThread):
                     self.counters.add("malformed")
                     log.warning("%s: bad control request: %s", self.name, exc)
                     self.reply(reply_to, {"ok": False, "error": str(exc)})
+                    continue
+                reply = None
+                if self.answer is not None:
+                    try:
+                        reply = self.answer(msg)
+                    except Exception as exc:  # a bug in a fast path must not end the control plane
+                        log.exception("%s: answering %r failed", self.name, msg.get("op"))
+                        reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+                if reply is not None:
+                    self.counters.add("control_answered_io")
+                    self.reply(reply_to, reply)
                     continue
                 if not put_bounded(self.requests, (reply_to, msg), self.stopping):
                     return
