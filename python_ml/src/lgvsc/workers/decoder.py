@@ -26,7 +26,15 @@ ping/status/shutdown:
   ``"session": {"width", "height", "fps_num", "fps_den", "num_frames"}`` (the session known out of
   band, as an SDP gives it) a stream whose every header copy was lost still yields a full-length,
   all-concealed (mid-grey) video, and the report says ``"header_lost": true``;
+- ``{"op": "session", "session": {...same fields..., "stream_id": N}}``: the session description
+  ahead of the stream; with ``stream_id`` the worker locks onto that stream at once (``finish``'s
+  ``session`` may carry it too);
 - ``{"op": "reset"}``: forget the current stream (and any half-written video) for a new one.
+
+The worker decodes one stream: the stream id of the session description when one is given,
+else that of the first stream *header* that validates (a stray PDU of another session does not
+lock the real stream out). Before the lock every stream is reassembled side by side (at most
+``ReassemblerConfig.max_streams``); after it, PDUs of other streams are counted ``other_streams``.
 
 Malformed PDUs (not a PMT PDU, or a payload the reassembler rejects) are logged and
 counted (``pdus_invalid``); they never stop the worker.
@@ -190,9 +198,10 @@ class DecoderWorker(Worker):
             return
         try:
             sid = parse_pdu(payload, self.rx.config.max_pdu_bytes)[0].stream_id
-            if self.stream_id is None:
-                self.stream_id = sid
-            elif sid != self.stream_id:
+            # The lock: the stream of the first header that validates (or the session's stream id).
+            # Until then every stream is reassembled side by side (bounded: ReassemblerConfig.max_streams),
+            # so a stray PDU from another session cannot lock the real stream out.
+            if self.stream_id is not None and sid != self.stream_id:
                 self.stats["other_streams"] += 1
                 return
             events = self.rx.feed(payload)
@@ -201,6 +210,10 @@ class DecoderWorker(Worker):
             log.debug("invalid PDU: %s", exc)
             return
         for ev in events:
+            if self.stream_id is None and ev.kind == Kind.HEADER:
+                self._lock_stream(ev.stream_id, ev.value)
+            if ev.stream_id != self.stream_id:
+                continue  # another stream before the lock: reassembled, not decoded
             self.stats["objects_complete"] += 1
             if ev.kind == Kind.HEADER:
                 self._on_header(ev.value)
@@ -211,6 +224,28 @@ class DecoderWorker(Worker):
                 self.publish("end_received", **self._progress())
         if events and self.header is not None:
             self._advance()
+
+    def _lock_stream(self, sid: int, header=None) -> None:
+        """Decode stream ``sid`` from now on; drop what is held for any other stream."""
+        if header is not None:
+            from lgvsc.decoder import SegmentDecoder
+
+            try:  # a header we cannot decode is no reason to lock onto its stream
+                SegmentDecoder(header.video, self.backends.generator)
+            except ValueError as exc:
+                log.warning("stream %d: header refused: %s", sid, exc)
+                self.stats["headers_refused"] = self.stats.get("headers_refused", 0) + 1
+                self.rx.forget(sid)
+                return
+        self.stream_id = sid
+        st = self.rx._streams.get(sid)  # noqa: SLF001 - read-only peek, same package
+        if st is not None and st.end is not None:
+            self.end_received = True  # its end object came before its header
+        for other in self.rx.stream_ids():
+            if other != sid:
+                self.stats["other_streams"] += 1
+                self.rx.forget(other)
+        log.info("locked onto stream %d", sid)
 
     def _on_header(self, header) -> None:
         from lgvsc.decoder import SegmentDecoder
@@ -421,10 +456,9 @@ class DecoderWorker(Worker):
                 return {"ok": False, "error": f"timeout must be 0..3600 s, got {timeout!r}"}
             session = msg.get("session")
             if session is not None:
-                try:
-                    self.session = _session_info(session)
-                except (TypeError, ValueError) as exc:
-                    return {"ok": False, "error": f"bad session description: {exc}"}
+                err = self._take_session(session)
+                if err:
+                    return {"ok": False, "error": err}
             if self.result is None:
                 deadline = time.monotonic() + float(timeout)
                 while not self.end_received and time.monotonic() < deadline:
@@ -437,12 +471,35 @@ class DecoderWorker(Worker):
                 if self.exit_on_finish:
                     self.shutdown.set()
             return self.result
+        if op == "session":
+            err = self._take_session(msg.get("session"))
+            return {"ok": False, "error": err} if err else {"ok": True, "stream_id": self.stream_id}
         if op == "reset":
             self._abort_writer()
             self._reset_state()
             self.publish("reset")
             return {"ok": True}
         return super().handle_control(msg)
+
+    def _take_session(self, session: Any) -> str | None:
+        """Adopt a session description (geometry, and optionally the stream id to lock onto); error text or None."""
+        try:
+            info = _session_info(session)
+            sid = session.get("stream_id")
+            if sid is not None and (type(sid) is not int or not 0 <= sid <= 0xFFFF):
+                raise ValueError(f"stream_id must be 0..65535, got {sid!r}")
+        except (TypeError, ValueError, AttributeError) as exc:
+            return f"bad session description: {exc}"
+        if sid is not None and self.stream_id is not None and sid != self.stream_id:
+            return f"bad session description: already decoding stream {self.stream_id}, not {sid}"
+        self.session = info
+        if sid is not None and self.stream_id is None:
+            self._lock_stream(sid)
+            st = self.rx._streams.get(sid)  # noqa: SLF001 - its header may be in already
+            if st is not None and st.header is not None and self.header is None:
+                self._on_header(st.header)
+                self._advance()
+        return None
 
     def _progress(self) -> dict[str, Any]:
         v = self.header.video if self.header is not None else self.session
