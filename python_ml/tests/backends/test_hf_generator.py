@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""HF DSA generator with a tiny random Wan 2.1 FLF2V pipeline: frame counts, sizes, prompt."""
+"""HF DSA generator with tiny random Wan 2.1 FLF2V and LTX pipelines: frame counts, sizes, prompt, conditioning
+(both keyframes, the previous tail, refinements), chunked long segments, per-segment seeds."""
 
 import numpy as np
 import pytest
@@ -7,6 +8,8 @@ import pytest
 from lgvsc.backends.base import SegmentRequest
 from lgvsc.backends.hf_generator import (
     HFSegmentGenerator,
+    chunk_spans,
+    derive_seed,
     pipeline_frame_count,
     resample_frames,
     segment_prompt,
@@ -60,13 +63,26 @@ def test_output_has_exact_length_and_source_size(gen, request_of, frames, n, n_g
     assert out.std() > 0  # a real decoded video, not a blank buffer
 
 
-def test_long_segment_is_capped_then_resampled(tiny_wan, request_of):
+def test_chunk_spans_share_boundaries_and_respect_limits():
+    for n, first, rest, breaks in [(23, 8, 8, ()), (20, 12, 8, ()), (81, 80, 80, ()), (30, 12, 8, (5, 17))]:
+        spans = chunk_spans(n, first, rest, breaks)
+        assert spans[0][0] == 0 and spans[-1][1] == n - 1
+        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+        assert spans[0][1] - spans[0][0] <= first and all(e - s <= rest for s, e in spans[1:])
+        assert set(breaks) <= {e for _, e in spans}
+
+
+def test_long_wan_segment_is_generated_in_chunks_joined_at_shared_frames(tiny_wan, request_of):
     g = HFSegmentGenerator(tiny_wan, num_inference_steps=1, max_frames=9, size=(32, 32), max_sequence_length=16)
     out = g.generate(request_of(23))
     assert out.shape == (23, 40, 56, 3)
-    assert (g.last_call["num_frames"], g.last_call["height"], g.last_call["width"]) == (9, 32, 32)
-
-
+    calls = g.last_calls
+    assert [c["span"] for c in calls] == [(0, 7), (7, 14), (14, 22)]
+    assert all(c["num_frames"] == 9 and (c["height"], c["width"]) == (32, 32) for c in calls)
+    # first keyframe -> flow-interpolated anchor -> ... -> last keyframe; later chunks start on the shared frame
+    assert [c["conditions"] for c in calls] == [[("first", 0), ("interpolated", 8)], [("shared", 0), ("interpolated", 8)],
+                                                [("shared", 0), ("last", 8)]]
+    assert len({c["seed"] for c in calls}) == 3
 def test_deterministic_and_conditioned_on_keyframes(gen, request_of, frames):
     a = gen.generate(request_of(5))
     assert np.array_equal(a, gen.generate(request_of(5)))
@@ -74,16 +90,42 @@ def test_deterministic_and_conditioned_on_keyframes(gen, request_of, frames):
     assert not np.array_equal(a, gen.generate(other))
 
 
-def test_prev_tail_and_paste_keyframes(tiny_wan, request_of, frames):
+def test_wan_keeps_the_first_keyframe_with_a_tail_and_pastes_keyframes(tiny_wan, request_of, frames):
     g = HFSegmentGenerator(tiny_wan, num_inference_steps=2, max_sequence_length=16, use_prev_tail=True,
                            paste_keyframes=True)
-    tail = np.stack([frames[3], frames[4]])
-    with_tail = g.generate(request_of(5, prev_tail=tail))
-    without = g.generate(request_of(5))
+    assert g.tail_frames == 0  # FLF2V conditions on two images: the tail never replaces the first keyframe
+    with_tail = g.generate(request_of(5, prev_tail=np.stack(frames[2:5])))
+    assert g.last_call["tail_frames"] == 0 and g.last_call["conditions"] == [("first", 0), ("last", 4)]
     assert np.array_equal(with_tail[0], frames[0]) and np.array_equal(with_tail[-1], frames[1])
-    assert not np.array_equal(with_tail[1:-1], without[1:-1])
+    assert np.array_equal(with_tail, g.generate(request_of(5)))
 
 
+def test_changing_the_last_keyframe_changes_the_segment(gen, ltx, frames):
+    for g in (gen, ltx):
+        a = g.generate(SegmentRequest(frames[0], frames[1], 7, caption="x"))
+        b = g.generate(SegmentRequest(frames[0], np.zeros_like(frames[1]), 7, caption="x"))
+        assert not np.array_equal(a[:-1], b[:-1]), g.kind
+
+
+def test_each_segment_gets_its_own_seed(gen, frames):
+    def run(index):
+        out = gen.generate(SegmentRequest(frames[0], frames[1], 5, caption="x", segment_index=index))
+        return out, gen.last_call["seed"]
+
+    a, seed_a = run(0)
+    b, seed_b = run(1)
+    again, _ = run(1)
+    assert seed_a == derive_seed(0, 0, 0, 0) and seed_b == derive_seed(0, 1, 0, 0) and seed_a != seed_b
+    assert not np.array_equal(a, b) and np.array_equal(b, again)
+
+
+def test_wan_splits_a_segment_at_its_refinements(gen, frames):
+    req = SegmentRequest(frames[0], frames[1], 9, caption="x", refinements=[(3, frames[2])])
+    out = gen.generate(req)
+    assert out.shape == (9, 40, 56, 3)
+    assert [c["span"] for c in gen.last_calls] == [(0, 3), (3, 8)]
+    assert [c["conditions"] for c in gen.last_calls] == [[("first", 0), ("refinement", 4)],
+                                                         [("refinement", 0), ("last", 8)]]
 def test_loads_from_folder_and_refuses_non_flf_pipelines(tiny_models):
     g = HFSegmentGenerator(tiny_models["wan_flf2v"], device="cpu", dtype="float32", num_inference_steps=1)
     assert type(g.pipe).__name__ == "WanImageToVideoPipeline"
@@ -125,26 +167,36 @@ def test_ltx_output_has_exact_length_and_source_size(ltx, request_of, n, n_gen):
     assert ltx.last_call["prompt"] == "a dog runs on a beach, aesthetic score 6.5, motion score 2.5"
 
 
-def test_ltx_conditions_on_the_previous_tail(tiny_ltx, request_of, frames):
+def test_ltx_conditions_on_the_first_keyframe_and_the_previous_tail(tiny_ltx, request_of, frames):
     g = HFSegmentGenerator(tiny_ltx, num_inference_steps=2, guidance_scale=1.0, max_sequence_length=16,
                            use_prev_tail=True)
-    tail = np.stack(frames[2:5] * 3)  # 9 frames; a video condition keeps k*4+1 of them, at most 4+1
+    assert g.tail_frames == 5  # t + 1 with t = 4
+    tail = np.stack(frames[2:5] * 3)  # 9 frames; the last 5 are used
     with_tail = g.generate(request_of(6, prev_tail=tail))
     assert with_tail.shape == (6, 40, 56, 3)
-    # 5 tail frames end at the segment's frame 0: 4 + 6 = 10 frames -> 13 generated, the first 4 cut off.
+    # 5 tail frames end at the segment's frame 0: 4 + 6 = 10 frames -> 13 generated, the first 4 cut off;
+    # the first keyframe is a condition at that frame too, the last keyframe at the last.
     assert (g.last_call["tail_frames"], g.last_call["num_frames"]) == (5, 13)
-    without = g.generate(request_of(6))
-    assert g.last_call["tail_frames"] == 0
-    assert not np.array_equal(with_tail, without)
-    g.generate(request_of(6, prev_tail=tail[:3]))  # too short for a video condition: its last frame only
-    assert g.last_call["tail_frames"] == 1
+    assert g.last_call["conditions"] == [("tail", 0), ("first", 4), ("last", 12)]
+    other_tail = g.generate(request_of(6, prev_tail=tail[::-1].copy()))
+    assert not np.array_equal(with_tail, other_tail)
+    g.generate(request_of(6, prev_tail=tail[:3]))  # shorter than t + 1: no tail condition
+    assert g.last_call["tail_frames"] == 0 and g.last_call["conditions"] == [("first", 0), ("last", 8)]
 
 
-def test_wan_uses_only_the_last_tail_frame(tiny_wan, request_of, frames):
-    g = HFSegmentGenerator(tiny_wan, num_inference_steps=1, max_sequence_length=16, use_prev_tail=True)
-    g.generate(request_of(5, prev_tail=np.stack(frames[2:5])))
-    assert g.last_call["tail_frames"] == 1 and g.last_call["num_frames"] == 5
-
+def test_long_ltx_segment_chunks_join_on_the_previous_chunks_frames(tiny_ltx, request_of, frames):
+    g = HFSegmentGenerator(tiny_ltx, num_inference_steps=1, guidance_scale=1.0, max_sequence_length=16,
+                           max_frames=13, use_prev_tail=True)
+    out = g.generate(request_of(20, prev_tail=np.stack(frames[:5]), refinements=[(10, frames[3])]))
+    assert out.shape == (20, 40, 56, 3)
+    calls = g.last_calls
+    assert all(c["num_frames"] <= 13 for c in calls) and len(calls) == 3
+    assert [c["span"] for c in calls] == [(0, 6), (6, 12), (12, 19)]
+    assert all(c["tail_frames"] == 5 for c in calls)
+    assert calls[0]["conditions"][:2] == [("tail", 0), ("first", 4)]
+    assert ("refinement", 4 + round(4 * 8 / 6)) in calls[1]["conditions"]
+    assert calls[-1]["conditions"][-1] == ("last", calls[-1]["num_frames"] - 1)
+    assert "last" not in {k for c in calls[:-1] for k, _ in c["conditions"]}
 
 # -- text only (the paper's text-only baseline) ------------------------------------------------------
 
@@ -171,3 +223,40 @@ def test_wan_has_no_text_only_mode(gen):
     assert not gen.supports_text_only and "needs first and last images" in gen.text_only_reason()
     with pytest.raises(UserError, match="no text-only mode"):
         gen.generate_text_only("a dog", 5, 56, 40)
+
+
+# -- the DSA fast path: presets, custom timesteps, scheduler ------------------------------------------
+
+
+def test_ltx_distilled_preset_passes_its_timesteps_and_options(tiny_models, request_of):
+    from lgvsc.backends.hf_common import load_diffusers_pipeline
+
+    pipe, _ = load_diffusers_pipeline(tiny_models["ltx_condition"], device="cpu", dtype="float32")  # own copy
+    seen = {}
+
+    def spy(**kwargs):  # records what the generator passes, then runs the real pipeline
+        seen.update(kwargs)
+        return pipe(**kwargs)
+
+    g = HFSegmentGenerator(pipe, preset="ltx-distilled", max_sequence_length=16,
+                           scheduler="FlowMatchEulerDiscreteScheduler")
+    assert g.guidance_scale == 1.0 and len(g.timesteps) == 8
+    g.pipe = spy
+    assert g.generate(request_of(5)).shape == (5, 40, 56, 3)
+    assert seen["timesteps"] == g.timesteps and seen["guidance_scale"] == 1.0
+    assert seen["decode_timestep"] == 0.05 and seen["image_cond_noise_scale"] == 0.0
+    g2 = HFSegmentGenerator(pipe, preset="ltx-distilled", guidance_scale=3.0, num_inference_steps=4)
+    assert g2.guidance_scale == 3.0 and g2.num_inference_steps == 4  # explicit values win over the preset
+
+
+def test_fast_path_options_are_checked(tiny_wan, tiny_ltx):
+    with pytest.raises(UserError, match="no custom timesteps"):
+        HFSegmentGenerator(tiny_wan, preset="ltx-distilled")
+    with pytest.raises(UserError, match="unknown DSA preset"):
+        HFSegmentGenerator(tiny_wan, preset="fastest")
+    with pytest.raises(UserError, match="takes no decode_timestep"):
+        HFSegmentGenerator(tiny_wan, pipeline_options={"decode_timestep": 0.05})
+    with pytest.raises(UserError, match="unknown diffusers scheduler"):
+        HFSegmentGenerator(tiny_ltx, scheduler="NoSuchScheduler")
+    g = HFSegmentGenerator(tiny_wan, preset="wan")
+    assert (g.num_inference_steps, g.guidance_scale, g.timesteps) == (30, 5.0, None)

@@ -24,12 +24,20 @@ key                    meaning                                     default
 ``judge_batch_size``   frames / pairs per judge batch              16
 ``caption_frames``     frames shown per caption                    3
 ``caption_tokens``     caption length                              48
-``gen_steps``          denoising steps                             30
-``gen_guidance``       guidance scale                              5.0
+``gen_preset``         DSA settings: ``ltx-distilled``, ``ltx-dev``,  none
+                       ``wan`` (``DSA_PRESETS``)
+``gen_steps``          denoising steps                             30 (or the preset's)
+``gen_guidance``       guidance scale                              5.0 (or the preset's)
+``gen_scheduler``      diffusers scheduler class name              the checkpoint's
+``gen_timesteps``      custom timesteps (list or "a,b,c")          none (or the preset's)
+``decode_timestep``,   LTX pipeline options                        the preset's / pipeline's
+``decode_noise_scale``,
+``image_cond_noise_scale``,
+``guidance_rescale``
 ``gen_size``           working ``(h, w)`` or ``"HxW"``             source size rounded to 16
 ``gen_max_frames``     frames per pipeline call                    81
-``seed``               generator seed                              0
-``use_prev_tail``      start from the previous generated frame     False
+``seed``               session seed (one derived seed per segment) 0
+``use_prev_tail``      LTX: add the previous t+1 frames            True
 ``paste_keyframes``    exact boundary frames                       False
 ``cpu_offload``        ``enable_model_cpu_offload`` on CUDA        False
 =====================  ==========================================  =====================================
@@ -60,6 +68,18 @@ def _get(options: Any, key: str, default: Any = None) -> Any:
         elif getattr(options, k, None) is not None:
             return getattr(options, k)
     return default
+
+
+_PIPELINE_OPTIONS = ("decode_timestep", "decode_noise_scale", "image_cond_noise_scale", "guidance_rescale")
+
+
+def _floats(value: Any) -> list[float] | None:
+    if value is None or value == "":
+        return None
+    try:
+        return [float(v) for v in (value.split(",") if isinstance(value, str) else value)]
+    except ValueError as exc:
+        raise UserError(f"timesteps {value!r} are not a comma-separated list of numbers") from exc
 
 
 def _size(value: Any) -> tuple[int, int] | None:
@@ -135,19 +155,24 @@ class HFBackends(Mapping):
     def _build_generator(self):
         from .hf_generator import HFSegmentGenerator
 
+        steps, guidance = self._opt("gen_steps"), self._opt("gen_guidance")
         return HFSegmentGenerator(
             self._opt("generator_model", DEFAULT_GENERATOR),
             device=self._opt("device", "auto"),
             dtype=self._opt("dtype", "auto"),
             size=_size(self._opt("gen_size")),
-            num_inference_steps=int(self._opt("gen_steps", 30)),
-            guidance_scale=float(self._opt("gen_guidance", 5.0)),
+            num_inference_steps=None if steps is None else int(steps),
+            guidance_scale=None if guidance is None else float(guidance),
             negative_prompt=self._opt("negative_prompt"),
             seed=int(self._opt("seed", 0)),
             max_frames=int(self._opt("gen_max_frames", 81)),
-            use_prev_tail=bool(self._opt("use_prev_tail", False)),
+            use_prev_tail=bool(self._opt("use_prev_tail", True)),
             paste_keyframes=bool(self._opt("paste_keyframes", False)),
             cpu_offload=bool(self._opt("cpu_offload", False)),
+            scheduler=self._opt("gen_scheduler"),
+            timesteps=_floats(self._opt("gen_timesteps")),
+            pipeline_options={k: float(self._opt(k)) for k in _PIPELINE_OPTIONS if self._opt(k) is not None},
+            preset=self._opt("gen_preset"),
         )
 
 

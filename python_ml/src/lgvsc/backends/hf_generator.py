@@ -19,24 +19,50 @@ Per segment of ``F`` frames at ``H x W``:
 
 1. Frame count: the pipeline needs ``F' = k * t + 1`` frames (``t`` = the VAE's
    temporal factor: 4 for Wan, 8 for LTX) with ``F' > 1``. ``F'`` is the
-   smallest such count ``>= F``, so the generated motion is only ever
-   thinned, never stretched; it is capped at ``max_frames``.
-2. Size: height and width must be multiples of the VAE's spatial factor times
+   smallest such count ``>= F``, and the output is thinned to ``F`` by linear
+   interpolation in time (first and last frames kept as generated), so the
+   generated motion is only ever thinned, never stretched.
+2. Long segments: when ``F'`` would exceed ``max_frames`` the segment is
+   generated as several chunks, each at most ``max_frames`` frames, joined at
+   shared frames: chunk ``c + 1`` starts on the last frame of chunk ``c``
+   (LTX: on its last ``t + 1`` frames as a video condition). Only the last
+   chunk is conditioned on the last keyframe (LTX); Wan FLF2V needs an end
+   image for every chunk, so an intermediate chunk ends on the
+   flow-interpolated frame between the piece's two anchors.
+3. Size: height and width must be multiples of the VAE's spatial factor times
    the patch size (16 for Wan, 32 for LTX). The keyframes are resized to the
    working size (``size=`` option, default the source size rounded half up to
    the multiple), and the output is resized back to ``H x W``.
-3. Prompt: ``"<caption>, aesthetic score 6.5, motion score <x>"`` (the paper's).
-4. The generated frames are resampled to exactly ``F`` by linear
-   interpolation in time (first and last frames kept as generated).
+4. Prompt: ``"<caption>, aesthetic score 6.5, motion score <x>"`` (the paper's).
+5. Seed: each pipeline call draws its noise from a seed derived from the
+   session ``seed``, the segment index and the chunk (:func:`derive_seed`), so
+   segments differ from each other and the same stream decodes identically.
 
-Previous-segment tail (``use_prev_tail=True``): LTX takes the last
-``t + 1`` frames of the previous segment as a video condition ending at the
-segment's frame 0; they are generated too and cut off the output. Wan 2.1
-FLF2V conditions on exactly two images, so there the last frame the viewer saw
-replaces the decoded first keyframe as the start image (no jump at the join).
-Without a tail, or by default, the decoded first keyframe is the start, as the
-paper's boundary condition. ``paste_keyframes=True`` overwrites frame 0 and
-the last frame with the received keyframes (exact boundaries).
+Conditioning (the paper: both boundary keyframes and the previous tail):
+
+- **LTX** (``LTXConditionPipeline``): the first keyframe at the segment's
+  frame 0 and the last keyframe at its last frame. With ``use_prev_tail=True``
+  and a tail of at least ``t + 1`` frames (:attr:`HFSegmentGenerator.tail_frames`),
+  the last ``t + 1`` frames of the previous segment are *added* as a video
+  condition ending at the segment's frame 0 (they are generated too and cut
+  off the output); the first keyframe stays a condition at that frame.
+- **Wan 2.1 FLF2V** conditions on exactly two images: the decoded first and
+  last keyframes. It has no place for a tail, so ``use_prev_tail`` does not
+  change it (the start image is never replaced by the previous frame).
+- **Refinement frames** (``SegmentRequest.refinements``, beyond the paper):
+  LTX takes each as an image condition at its frame (mapped through the
+  thinning of step 1); for Wan FLF2V the segment is split at them and each
+  piece runs from one anchor image to the next.
+
+``paste_keyframes=True`` overwrites frame 0, the last frame and the
+refinement frames with the received frames (exact anchors).
+
+Fast path (``docs/models.md``): ``scheduler`` swaps the pipeline's scheduler for
+another diffusers scheduler class built from the same config; ``timesteps`` and
+``pipeline_options`` (``decode_timestep``, ``image_cond_noise_scale``,
+``guidance_rescale``...) go to the pipeline call when it takes them;
+:data:`DSA_PRESETS` names the settings the diffusers documentation gives for
+LTX distilled (guidance 1, 8 custom timesteps) and dev checkpoints.
 
 Text only (:meth:`HFSegmentGenerator.generate_text_only`, the paper's
 text-only baseline): LTX's ``LTXConditionPipeline`` also generates from the
@@ -51,20 +77,37 @@ import inspect
 import logging
 import math
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..errors import UserError
 from .base import SegmentGenerator, SegmentRequest
+from .classical_generator import interpolate_at
 from .hf_common import load_diffusers_pipeline, to_pil
 
-__all__ = ["HFSegmentGenerator", "segment_prompt", "pipeline_frame_count", "resample_frames", "AESTHETIC_PHRASE"]
+__all__ = ["HFSegmentGenerator", "segment_prompt", "pipeline_frame_count", "resample_frames", "derive_seed",
+           "chunk_spans", "DSA_PRESETS", "AESTHETIC_PHRASE"]
 
 log = logging.getLogger(__name__)
 
 #: The paper's aesthetic phrase appended to every caption.
 AESTHETIC_PHRASE = "aesthetic score 6.5"
+
+#: Named DSA settings, from the diffusers LTX-Video documentation (docs/models.md). Explicit options override them.
+DSA_PRESETS: dict[str, dict[str, Any]] = {
+    # Guidance- and timestep-distilled LTX checkpoints (e.g. Lightricks/LTX-Video-0.9.7-distilled): 8 steps, no CFG.
+    "ltx-distilled": {"guidance_scale": 1.0, "timesteps": [1000, 993, 987, 981, 975, 909, 725, 0.03],
+                      "decode_timestep": 0.05, "decode_noise_scale": 0.025, "image_cond_noise_scale": 0.0,
+                      "guidance_rescale": 0.7},
+    # LTX dev checkpoints (0.9.5, 0.9.7-dev): 30 steps with CFG.
+    "ltx-dev": {"num_inference_steps": 30, "guidance_scale": 5.0, "decode_timestep": 0.05,
+                "decode_noise_scale": 0.025, "image_cond_noise_scale": 0.0, "guidance_rescale": 0.7},
+    # Wan 2.1 FLF2V: the defaults of this backend.
+    "wan": {"num_inference_steps": 30, "guidance_scale": 5.0},
+}
+_CALL_KEYS = ("num_inference_steps", "guidance_scale", "timesteps")
 
 
 def segment_prompt(caption: str, motion_score: float) -> str:
@@ -90,6 +133,46 @@ def pipeline_frame_count(num_frames: int, temporal_factor: int = 4, max_frames: 
     if max_frames is not None:
         k = min(k, max(1, (int(max_frames) - 1) // t))
     return k * t + 1
+
+
+def derive_seed(seed: int, *keys: int) -> int:
+    """A 32-bit seed mixed from the session ``seed`` and ``keys`` (segment index, chunk...) by numpy's SeedSequence.
+
+    >>> derive_seed(0, 1) == derive_seed(0, 1) != derive_seed(0, 2)
+    True
+    """
+    words = [int(v) % (1 << 32) for v in (seed, *keys)]
+    return int(np.random.SeedSequence(words).generate_state(1)[0])
+
+
+def chunk_spans(num_frames: int, max_new_first: int, max_new_rest: int, breaks: Sequence[int] = ()) -> list[
+        tuple[int, int]]:
+    """Split frames ``0..num_frames-1`` into inclusive spans that share their boundary frames.
+
+    Each span adds at most ``max_new_first`` (the first span) or ``max_new_rest`` (the others) frames after its
+    start frame. ``breaks`` are frames where a span must end (and the next start); between two breaks the frames
+    are split evenly.
+
+    >>> chunk_spans(9, 8, 8)
+    [(0, 8)]
+    >>> chunk_spans(30, 12, 8)
+    [(0, 7), (7, 14), (14, 21), (21, 29)]
+    >>> chunk_spans(10, 12, 12, breaks=[4])
+    [(0, 4), (4, 9)]
+    """
+    if num_frames < 2:
+        raise ValueError(f"a segment has at least 2 frames, got {num_frames}")
+    if max_new_first < 1 or max_new_rest < 1:
+        raise ValueError(f"each chunk must add at least one frame, got {max_new_first}, {max_new_rest}")
+    points = [0, *sorted({int(b) for b in breaks if 0 < int(b) < num_frames - 1}), num_frames - 1]
+    spans: list[tuple[int, int]] = []
+    for a, b in zip(points, points[1:], strict=False):
+        d = b - a
+        limit = max_new_first if not spans else max_new_rest
+        parts = 1 if d <= limit else math.ceil(d / min(limit, max_new_rest))  # even parts within both limits
+        edges = [a + (d * k) // parts for k in range(parts + 1)]
+        spans += list(zip(edges, edges[1:], strict=False))
+    return spans
 
 
 def resample_frames(frames: np.ndarray, num_frames: int) -> np.ndarray:
@@ -127,14 +210,18 @@ class HFSegmentGenerator(SegmentGenerator):
     :param device: ``cpu``, ``cuda[:N]`` or ``auto`` (CUDA when available).
     :param dtype: ``auto`` (bfloat16 on CUDA), ``float32``, ``bfloat16`` or ``float16``.
     :param size: working ``(height, width)``; default the source size rounded to the pipeline's multiple.
-    :param num_inference_steps: denoising steps per segment.
+    :param num_inference_steps: denoising steps per segment (ignored by pipelines given ``timesteps``).
     :param guidance_scale: classifier-free guidance scale (``<= 1`` disables the negative pass).
     :param negative_prompt: negative prompt (None = the pipeline's default of none).
-    :param seed: seed of each segment's noise (the same request gives the same segment).
-    :param max_frames: cap on the frames generated per call (81 for Wan 2.1); longer segments are resampled.
-    :param use_prev_tail: condition on the previous segment's tail (see module docstring).
-    :param paste_keyframes: overwrite the first/last output frames with the received keyframes.
+    :param seed: session seed; each segment and chunk gets :func:`derive_seed` of it.
+    :param max_frames: most frames per pipeline call (81 for Wan 2.1); longer segments are generated in chunks.
+    :param use_prev_tail: LTX: add the previous segment's last ``t + 1`` frames as a condition.
+    :param paste_keyframes: overwrite the first/last (and refinement) output frames with the received frames.
     :param cpu_offload: ``enable_model_cpu_offload`` on CUDA (14B Wan on one 80 GB GPU).
+    :param scheduler: name of a diffusers scheduler class to use instead of the checkpoint's (same config).
+    :param timesteps: custom denoising timesteps (LTX distilled checkpoints), passed when the pipeline takes them.
+    :param pipeline_options: further ``__call__`` arguments (``decode_timestep``, ``guidance_rescale``...).
+    :param preset: a key of :data:`DSA_PRESETS`; explicit arguments override its values.
 
     :input: a :class:`~lgvsc.backends.base.SegmentRequest`.
     :output: ``(num_frames, H, W, 3)`` uint8 at the keyframes' size.
@@ -149,8 +236,8 @@ class HFSegmentGenerator(SegmentGenerator):
         device: str | None = "auto",
         dtype: str | None = "auto",
         size: tuple[int, int] | None = None,
-        num_inference_steps: int = 30,
-        guidance_scale: float = 5.0,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
         negative_prompt: str | None = None,
         seed: int = 0,
         max_frames: int = 81,
@@ -158,7 +245,21 @@ class HFSegmentGenerator(SegmentGenerator):
         paste_keyframes: bool = False,
         cpu_offload: bool = False,
         max_sequence_length: int = 512,
+        scheduler: str | None = None,
+        timesteps: Sequence[float] | None = None,
+        pipeline_options: Mapping[str, Any] | None = None,
+        preset: str | None = None,
     ) -> None:
+        if preset is not None and preset not in DSA_PRESETS:
+            raise UserError(f"unknown DSA preset {preset!r}; choose one of {', '.join(DSA_PRESETS)}")
+        settings = dict(DSA_PRESETS.get(preset or "", {}))
+        for key, value in (("num_inference_steps", num_inference_steps), ("guidance_scale", guidance_scale),
+                           ("timesteps", timesteps)):
+            if value is not None:
+                settings[key] = value
+        extra = {k: v for k, v in settings.items() if k not in _CALL_KEYS}
+        extra.update(pipeline_options or {})
+        num_inference_steps = int(settings.get("num_inference_steps", 30))
         if num_inference_steps < 1:
             raise ValueError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
         if max_frames < 2:
@@ -193,16 +294,61 @@ class HFSegmentGenerator(SegmentGenerator):
             if h < self.multiple or w < self.multiple:
                 raise ValueError(f"size {size} is smaller than the pipeline's multiple {self.multiple}")
         self.size = size
-        self.num_inference_steps = int(num_inference_steps)
-        self.guidance_scale = float(guidance_scale)
+        self.num_inference_steps = num_inference_steps
+        self.guidance_scale = float(settings.get("guidance_scale", 5.0))
+        self.timesteps = [float(v) for v in settings["timesteps"]] if settings.get("timesteps") else None
+        if self.timesteps is not None and "timesteps" not in self._call_params:
+            raise UserError(f"the generator's {type(self.pipe).__name__} takes no custom timesteps")
+        unknown = sorted(k for k in extra if k not in self._call_params)
+        if unknown:
+            # A preset names options of another pipeline family: keep what this one takes, refuse typos.
+            if preset is None or any(k in (pipeline_options or {}) for k in unknown):
+                raise UserError(f"the generator's {type(self.pipe).__name__} takes no {', '.join(unknown)}")
+            extra = {k: v for k, v in extra.items() if k in self._call_params}
+        self.pipeline_options = extra
+        if scheduler:
+            self._set_scheduler(scheduler)
         self.negative_prompt = negative_prompt
         self.seed = int(seed)
         self.max_frames = int(max_frames)
         self.use_prev_tail = bool(use_prev_tail)
+        if self.use_prev_tail and self.kind == "wan-flf2v":
+            log.info("Wan 2.1 FLF2V conditions on two images only: the previous tail is not used")
         self.paste_keyframes = bool(paste_keyframes)
         self.max_sequence_length = int(max_sequence_length)
-        #: What the last :meth:`generate` call asked the pipeline for (prompt, num_frames, height, width).
+        #: What the last pipeline call was asked for (prompt, num_frames, height, width, tail_frames, conditions...).
         self.last_call: dict[str, Any] = {}
+        #: One such record per pipeline call of the last :meth:`generate` (several for a chunked segment).
+        self.last_calls: list[dict[str, Any]] = []
+
+    def _set_scheduler(self, name: str) -> None:
+        import diffusers
+        from diffusers import SchedulerMixin
+
+        cls = getattr(diffusers, str(name), None)
+        if not (isinstance(cls, type) and issubclass(cls, SchedulerMixin)):
+            raise UserError(f"unknown diffusers scheduler {name!r} (give a class name such as "
+                            "FlowMatchEulerDiscreteScheduler or UniPCMultistepScheduler)")
+        try:
+            self.pipe.scheduler = cls.from_config(self.pipe.scheduler.config)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise UserError(f"scheduler {name} cannot replace {type(self.pipe.scheduler).__name__}: {exc}") from exc
+
+    @property
+    def cap_frames(self) -> int:
+        """Most frames one pipeline call generates: the largest ``k * t + 1 <= max_frames`` (at least ``t + 1``)."""
+        return pipeline_frame_count(self.max_frames, self.temporal_factor, self.max_frames)
+
+    @property
+    def tail_frames(self) -> int:
+        """How many previous frames the generator conditions on (``t + 1`` for LTX with ``use_prev_tail``, else 0).
+
+        The decoders pass the last this many frames they emitted as ``SegmentRequest.prev_tail``.
+        """
+        t = self.temporal_factor
+        if self.kind == "ltx-condition" and self.use_prev_tail and self.cap_frames >= 2 * t + 1:
+            return t + 1
+        return 0
 
     def working_size(self, height: int, width: int) -> tuple[int, int]:
         """The pipeline's ``(height, width)`` for a source of ``height x width``."""
@@ -244,12 +390,12 @@ class HFSegmentGenerator(SegmentGenerator):
             out[i] = _resize(np.clip(np.rint(f * 255.0), 0, 255).astype(np.uint8), width, height)
         return out
 
-    def _common_kwargs(self, prompt: str, width: int, height: int, n_gen: int) -> dict[str, Any]:
-        """Pipeline arguments every call shares (segments and text-only): size, length, steps, seed."""
+    def _common_kwargs(self, prompt: str, width: int, height: int, n_gen: int, seed: int) -> dict[str, Any]:
+        """Pipeline arguments every call shares (segments and text-only): size, length, steps, seed, fast path."""
         import torch
 
         gen_device = "cpu" if str(self.device).startswith("mps") else self.device
-        return dict(
+        kw = dict(
             prompt=prompt,
             negative_prompt=self.negative_prompt,
             height=height,
@@ -257,12 +403,16 @@ class HFSegmentGenerator(SegmentGenerator):
             num_frames=n_gen,
             num_inference_steps=self.num_inference_steps,
             guidance_scale=self.guidance_scale,
-            generator=torch.Generator(device=gen_device).manual_seed(self.seed),
+            generator=torch.Generator(device=gen_device).manual_seed(seed),
             output_type="np",
         )
+        if self.timesteps is not None:
+            kw["timesteps"] = list(self.timesteps)
+        kw.update(self.pipeline_options)
+        return kw
 
     def generate_text_only(self, caption: str, num_frames: int, width: int, height: int, fps: float = 24.0,
-                           motion_score: float = 0.0) -> np.ndarray:
+                           motion_score: float = 0.0, segment_index: int = 0) -> np.ndarray:
         """Generate ``num_frames`` frames of ``height x width`` from the DSA prompt alone (no image conditions).
 
         :raises UserError: when the pipeline has no text-only mode (see :attr:`supports_text_only`).
@@ -276,56 +426,107 @@ class HFSegmentGenerator(SegmentGenerator):
         work_h, work_w = self.working_size(height, width)
         n_gen = pipeline_frame_count(max(int(num_frames), 2), self.temporal_factor, self.max_frames)
         prompt = segment_prompt(caption, motion_score)
+        seed = derive_seed(self.seed, segment_index, 0, 0)
         self.last_call = {"prompt": prompt, "num_frames": n_gen, "height": work_h, "width": work_w,
-                          "tail_frames": 0, "text_only": True}
+                          "tail_frames": 0, "text_only": True, "seed": seed}
+        self.last_calls = [self.last_call]
         log.debug("text-only: %d frames -> pipeline %d at %dx%d, prompt %r", num_frames, n_gen, work_w, work_h,
                   prompt)
-        kwargs = self._common_kwargs(prompt, work_w, work_h, n_gen)
+        kwargs = self._common_kwargs(prompt, work_w, work_h, n_gen, seed)
         if "frame_rate" in self._call_params:
             kwargs["frame_rate"] = int(round(fps))
         return self._run_pipeline(kwargs, skip=0, num_frames=int(num_frames), width=width, height=height)
 
-    def _tail(self, request: SegmentRequest, width: int, height: int) -> list[np.ndarray]:
-        """The previous segment's tail frames to condition on (at the working size), or none."""
-        if not self.use_prev_tail or request.prev_tail is None or len(request.prev_tail) == 0:
+    def _tail(self, request: SegmentRequest) -> list[np.ndarray]:
+        """The previous segment's last ``t + 1`` frames (source size) to condition on, or none."""
+        n = self.tail_frames
+        if n == 0 or request.prev_tail is None or len(request.prev_tail) < n:
             return []
-        tail = [np.asarray(f, dtype=np.uint8) for f in request.prev_tail]
-        if self.kind == "wan-flf2v":
-            tail = tail[-1:]
-        else:
-            t = self.temporal_factor
-            keep = min(len(tail) - 1, t) // t * t + 1  # a video condition holds k * t + 1 frames
-            tail = tail[-keep:]
-        return [_resize(f, width, height) for f in tail]
+        return [np.asarray(f, dtype=np.uint8) for f in request.prev_tail[-n:]]
 
     def generate(self, request: SegmentRequest) -> np.ndarray:
         """Generate one segment: exactly ``request.num_frames`` frames at the keyframes' size."""
-
         src_h, src_w = request.first.shape[:2]
         height, width = self.working_size(src_h, src_w)
-        tail = self._tail(request, width, height)
-        lead = len(tail) - 1 if self.kind == "ltx-condition" and tail else 0  # tail frames before frame 0
-        n_gen = pipeline_frame_count(request.num_frames + lead, self.temporal_factor, self.max_frames)
-        first = to_pil(tail[-1] if tail else _resize(request.first, width, height))
-        last = to_pil(_resize(request.last, width, height))
+        n, t, cap = request.num_frames, self.temporal_factor, self.cap_frames
+        refs = dict(request.refinements)
         prompt = segment_prompt(request.caption, request.motion_score)
-        self.last_call = {"prompt": prompt, "num_frames": n_gen, "height": height, "width": width,
-                          "tail_frames": len(tail)}
-        log.debug("DSA segment: %d frames -> pipeline %d at %dx%d (tail %d), prompt %r", request.num_frames, n_gen,
-                  width, height, len(tail), prompt)
-        kwargs = self._common_kwargs(prompt, width, height, n_gen)
-        if self.kind == "wan-flf2v":
-            kwargs.update(image=first, last_image=last)
-        else:
-            from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+        ltx = self.kind == "ltx-condition"
+        tail = self._tail(request) if ltx else []
+        inner_lead = t if ltx and cap >= 2 * t + 1 else 0  # chunks of one segment join on t + 1 LTX frames
+        first_lead = len(tail) - 1 if tail else 0
+        # Wan FLF2V takes two images: the segment is split at its refinements (anchors); LTX conditions on them.
+        breaks = [] if ltx else sorted(refs)
+        spans = chunk_spans(n, cap - first_lead - 1, cap - inner_lead - 1, breaks)
+        anchors = {0: request.first, n - 1: request.last, **refs}
+        out = np.empty((n, src_h, src_w, 3), np.uint8)
+        history = list(tail)  # frames before and at the current chunk's start, for the LTX video condition
 
-            start = (LTXVideoCondition(video=[to_pil(f) for f in tail], frame_index=0) if len(tail) > 1
-                     else LTXVideoCondition(image=first, frame_index=0))
-            kwargs["conditions"] = [start, LTXVideoCondition(image=last, frame_index=n_gen - 1)]
-            if "frame_rate" in self._call_params:
-                kwargs["frame_rate"] = int(round(request.fps))
-        out = self._run_pipeline(kwargs, skip=lead, num_frames=request.num_frames, width=src_w, height=src_h)
+        def work(frame: np.ndarray):
+            return to_pil(_resize(np.ascontiguousarray(frame), width, height))
+
+        self.last_calls = []
+        for c, (s, e) in enumerate(spans):
+            m = e - s + 1
+            conditions: list[tuple[str, int]] = []
+            kw_extra: dict[str, Any] = {}
+            if ltx:
+                from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+                lead = first_lead if c == 0 else inner_lead
+                cond_tail = history[-(lead + 1):] if lead else []
+                n_gen = pipeline_frame_count(m + lead, t, None)
+                conds = []
+                if cond_tail:
+                    conds.append(LTXVideoCondition(video=[work(f) for f in cond_tail], frame_index=0))
+                    conditions.append(("tail", 0))
+                if s == 0:
+                    conds.append(LTXVideoCondition(image=work(request.first), frame_index=lead))
+                    conditions.append(("first", lead))
+                elif not cond_tail:  # chunks too short for a video condition join on the shared frame
+                    conds.append(LTXVideoCondition(image=work(out[s]), frame_index=0))
+                    conditions.append(("shared", 0))
+                for off in sorted(refs):
+                    if s < off <= e:  # at its frame after thinning the n_gen - lead frames to m
+                        idx = lead + int(round((off - s) * (n_gen - lead - 1) / (m - 1)))
+                        conds.append(LTXVideoCondition(image=work(refs[off]), frame_index=idx))
+                        conditions.append(("refinement", idx))
+                if e == n - 1:
+                    conds.append(LTXVideoCondition(image=work(request.last), frame_index=n_gen - 1))
+                    conditions.append(("last", n_gen - 1))
+                kw_extra["conditions"] = conds
+                if "frame_rate" in self._call_params:
+                    kw_extra["frame_rate"] = int(round(request.fps))
+            else:
+                lead, cond_tail = 0, []
+                n_gen = pipeline_frame_count(m, t, None)
+                a = max(k for k in anchors if k <= s)
+                b = min(k for k in anchors if k >= e)
+                start = anchors[s] if s in anchors else out[s]  # a shared frame the previous chunk generated
+                if e in anchors:
+                    end = anchors[e]
+                else:  # Wan needs an end image: the flow-interpolated frame between the piece's anchors
+                    end = interpolate_at(anchors[a], anchors[b], (e - a) / (b - a))
+                kw_extra.update(image=work(start), last_image=work(end))
+                conditions += [("first" if s == 0 else "refinement" if s in refs else "shared", 0),
+                               ("last" if e == n - 1 else "refinement" if e in refs else "interpolated", n_gen - 1)]
+            seed = derive_seed(self.seed, request.segment_index, request.chunk_index, c)
+            call = {"prompt": prompt, "num_frames": n_gen, "height": height, "width": width,
+                    "tail_frames": len(cond_tail), "span": (s, e), "seed": seed, "conditions": conditions}
+            self.last_calls.append(call)
+            self.last_call = call
+            log.debug("DSA segment %d chunk %d: frames %d..%d -> pipeline %d at %dx%d (tail %d), prompt %r",
+                      request.segment_index, c, s, e, n_gen, width, height, len(cond_tail), prompt)
+            kwargs = self._common_kwargs(prompt, width, height, n_gen, seed)
+            kwargs.update(kw_extra)
+            video = self._run_pipeline(kwargs, skip=lead, num_frames=m, width=src_w, height=src_h)
+            if c == 0:
+                out[s:e + 1] = video
+                history = (history + list(out[1 if history else 0:e + 1]))[-(t + 1):]
+            else:
+                out[s + 1:e + 1] = video[1:]  # frame s is shared with the previous chunk
+                history = (history + list(out[s + 1:e + 1]))[-(t + 1):]
         if self.paste_keyframes:
-            out[0] = request.first
-            out[-1] = request.last
+            for off, frame in anchors.items():
+                out[off] = frame
         return out
