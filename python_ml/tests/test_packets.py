@@ -16,6 +16,7 @@ from lgvsc.errors import PacketError
 from lgvsc.packets import (
     HEADER_SIZE,
     MIN_MTU,
+    OBJECT_OVERHEAD,
     PDU_MAGIC,
     Kind,
     Packetizer,
@@ -171,7 +172,9 @@ def test_any_order_with_duplicates_gives_identical_stream(s, mtu, rnd):
     _feed_all(rx, pdus)
     got, rep = rx.snapshot(s.stream_id)
     assert got == s and rep.complete and rep.partial_objects == 0
-    assert rx.memory_bytes() <= sum(len(p) for p in pdus)
+    # what it holds: the payload, plus the per-object bookkeeping it now counts honestly
+    objects = 2 + len(s.keyframes) + len(s.segments)
+    assert rx.memory_bytes() <= sum(len(p) for p in pdus) + objects * OBJECT_OVERHEAD
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -271,10 +274,11 @@ def test_claimed_huge_fragment_count_and_object_size_bounded():
     rx = Reassembler(_SMALL)
     with pytest.raises(PacketError, match="fragment count"):
         rx.feed(PduHeader(Kind.KEYFRAME, 2, 1, 0, 0, 0, 65535).pack() + b"x")
-    # 64 fragments of 100 B would be 6400 B > max_object_bytes 4096.
+    # 64 fragments of 200 B would be 12800 B > max_object_bytes 4096 (the 21st crosses it, before the
+    # partial budget of 8192 B, which counts each fragment's overhead too).
     with pytest.raises(PacketError, match="beyond"):
         for i in range(64):
-            rx.feed(PduHeader(Kind.KEYFRAME, 2, 1, i, 0, i, 64).pack() + bytes(100))
+            rx.feed(PduHeader(Kind.KEYFRAME, 2, 1, i, 0, i, 64).pack() + bytes(200))
     _check_bounded(rx)
     assert rx.snapshot(1)[1].partial_objects == 0
 
