@@ -91,8 +91,10 @@ def test_describe_is_batched_and_last_keyframe_description_reused():
     assert j.describe_calls[0] == 1  # the first keyframe, once
     assert sum(j.describe_calls) == 1 + len(cands)  # every candidate described exactly once
     assert max(j.describe_calls[1:]) == 8
-    # after the keyframe at 52, candidates are compared with its description (100), not frame 0's (0)
-    assert all(a == 100.0 for a, b in j.compared[cands.index(52) + 1 :])
+    # after the keyframe at 52, candidates are compared with its description (100), not frame 0's (0);
+    # the speculative compares past 52 made against frame 0 are discarded
+    after = len(cands) - cands.index(52) - 1
+    assert all(a == 100.0 for a, b in j.compared[-after:])
     assert sorted(sel.scores) == cands
 
 
@@ -134,3 +136,44 @@ def test_one_frame_and_empty_clips():
     assert skem(np.zeros((1, 4, 4, 3), np.uint8), j, 24).indices == [0]
     with pytest.raises(ValueError):
         skem(np.zeros((0, 4, 4, 3), np.uint8), j, 24)
+
+
+# -- speculative batches pick exactly the sequential keyframes ----------------------------------------
+
+
+def test_speculative_batches_pick_the_sequential_keyframes_on_real_cuts(judge):
+    frames = read_video(bikes_path()).frames[:150]  # two of bikes' cuts, ~37 candidates
+    seq = skem(frames, judge, FPS, speculative=False)
+    assert len(seq.indices) > 2
+    for b in (3, 16):
+        spec = skem(frames, judge, FPS, batch_size=b)
+        assert spec.indices == seq.indices and spec.scores == seq.scores, b
+
+
+class BatchJudge(CountingJudge):
+    """A CountingJudge with a batched round 2 and a speculative window of its own."""
+
+    batch_size = 5
+
+    def __init__(self):
+        super().__init__()
+        self.batches: list[int] = []
+
+    def compare_batch(self, pairs, focus=Focus.GENERAL):
+        self.batches.append(len(pairs))
+        return [self.compare(a, b, focus) for a, b in pairs]
+
+
+def test_window_follows_the_judge_and_restarts_after_a_keyframe():
+    frames = np.zeros((100, 4, 4, 3), np.uint8)
+    frames[50:] = 100
+    j = BatchJudge()
+    progress = []
+    sel = skem(frames, j, fps=24, batch_size=16, progress=progress.append)
+    cands = list(range(4, 99, 4))
+    assert sel.indices == [0, 52, 99] and sorted(sel.scores) == cands
+    assert max(j.batches) == 5  # the judge's batch_size, not the argument
+    assert sum(j.describe_calls) == 1 + len(cands)  # speculated descriptions are kept, never redone
+    assert sum(progress) == len(cands)
+    # the window ending at the keyframe 52 restarts at 56, compared with 52's description
+    assert j.compared[sum(j.batches[:cands.index(52) // 5 + 1])] == (100.0, 100.0)

@@ -4,9 +4,18 @@
 SKEM, exactly as the paper: candidate frames every ``int(0.2 * fps)`` frames;
 each candidate is compared with the *last keyframe* by the judge's PSSS
 ``S_rel``; it becomes a keyframe when ``S_rel > threshold`` (0.35). The first
-and last frames are always keyframes. The judge's round 1 (``describe``) runs
-on batches of candidates; the last keyframe's description is reused, so only
-``compare`` runs in sequence.
+and last frames are always keyframes.
+
+Speculative batches (docs/models.md): the last keyframe is compared with the
+next ``B`` candidates at once (their round-1 descriptions in one batch, the
+``B`` round-2 compares in another, :meth:`compare_batch` where the judge has
+one). The first candidate over the threshold becomes the keyframe and the
+window restarts right after it, so the keyframes are exactly those of the
+one-candidate-at-a-time algorithm; compares made past that candidate are
+discarded, their descriptions are kept. Every frame is described once (read
+and resized once by the judge), and a keyframe's description is the one it
+got as a candidate. ``B`` is the judge's ``batch_size`` when it has one (the
+hf judge's ``--psss-batch``, which may adapt to memory), else ``batch_size``.
 
 SKIM spreads a given number of keyframes uniformly (first and last included).
 """
@@ -16,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +64,18 @@ def candidate_step(fps: float) -> int:
     return max(1, int(CANDIDATE_PERIOD_S * fps))
 
 
+def _window(judge: SemanticJudge, batch_size: int) -> int:
+    b = getattr(judge, "batch_size", None)
+    return int(b) if isinstance(b, int) and not isinstance(b, bool) and b >= 1 else batch_size
+
+
+def _compare_many(judge: SemanticJudge, ref: Any, descs: Sequence[Any], focus: Focus) -> list[float]:
+    batch = getattr(judge, "compare_batch", None)
+    if batch is not None:
+        return [float(v) for v in batch([(ref, d) for d in descs], focus)]
+    return [float(judge.compare(ref, d, focus)) for d in descs]
+
+
 def skem(
     frames: Sequence[np.ndarray] | np.ndarray,
     judge: SemanticJudge,
@@ -62,10 +84,13 @@ def skem(
     focus: Focus | str = Focus.GENERAL,
     batch_size: int = 16,
     progress: Callable[[int], None] | None = None,
+    speculative: bool = True,
 ) -> KeyframeSelection:
     """Semantic keyframe extraction (see the module docstring).
 
+    :param batch_size: candidates per speculative window when the judge has no ``batch_size`` of its own.
     :param progress: called with the number of candidates just judged (for a progress bar).
+    :param speculative: ``False`` compares one candidate at a time (the reference the batched form must equal).
 
     >>> from lgvsc.samples import drawn_scene
     >>> from lgvsc.backends.classical_judge import ClassicalJudge
@@ -87,18 +112,28 @@ def skem(
     step = candidate_step(fps)
     candidates = list(range(step, n - 1, step))
     (last_desc,) = judge.describe([frames[0]], focus)
-    for b in range(0, len(candidates), batch_size):
-        batch = candidates[b : b + batch_size]
-        descs = judge.describe([frames[i] for i in batch], focus)
-        for i, d in zip(batch, descs, strict=True):
-            s = float(judge.compare(last_desc, d, focus))
+    descs: dict[int, Any] = {}  # candidate -> its round-1 description (computed once)
+    pos = 0
+    while pos < len(candidates):
+        window = candidates[pos:pos + (_window(judge, batch_size) if speculative else 1)]
+        todo = [i for i in window if i not in descs]
+        if todo:
+            descs.update(zip(todo, judge.describe([frames[i] for i in todo], focus), strict=True))
+        scores = _compare_many(judge, last_desc, [descs[i] for i in window], focus)
+        hit = next((k for k, s in enumerate(scores) if s > threshold), None)
+        used = window if hit is None else window[:hit + 1]
+        for i, s in zip(used, scores, strict=False):
             sel.scores[i] = s
-            if s > threshold:
-                sel.indices.append(i)
-                last_desc = d
-                log.debug("SKEM: keyframe at %d (S_rel %.3f)", i, s)
+        if hit is not None:
+            i = window[hit]
+            sel.indices.append(i)
+            last_desc = descs[i]
+            log.debug("SKEM: keyframe at %d (S_rel %.3f)", i, scores[hit])
+        for i in used:
+            descs.pop(i, None)  # behind the window now: never needed again
+        pos += len(used)
         if progress is not None:
-            progress(len(batch))
+            progress(len(used))
     sel.indices.append(n - 1)
     return sel
 

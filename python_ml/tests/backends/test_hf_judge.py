@@ -7,6 +7,7 @@ import torch
 
 from lgvsc.backends.base import Focus
 from lgvsc.backends.hf_judge import DESCRIBE_PROMPTS, HFSemanticJudge, answer_token_ids
+from lgvsc.errors import UserError
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +95,42 @@ def test_batching_is_equivalent_to_one_by_one(judge, tiny_vlm, frames):
     together = judge.compare_batch(pairs)
     alone = [judge.compare(a, b) for a, b in pairs]
     assert together == pytest.approx(alone, rel=1e-3, abs=1e-7)
+
+
+def test_speculative_skem_picks_the_sequential_keyframes(tiny_vlm):
+    """The tiny VLM's PSSS is noise around 0, so the threshold is put between its scores (away from each)."""
+    from lgvsc.skem import skem
+
+    rng = np.random.default_rng(3)
+    clip = rng.integers(0, 256, (12, 24, 32, 3), dtype=np.uint8)
+    judge = HFSemanticJudge(tiny_vlm, description_tokens=8, batch_size=4)  # 8 tokens: distinct descriptions
+    probe = skem(clip, judge, fps=5, threshold=1.0, speculative=False)  # candidates 1..10, vs frame 0
+    ranked = sorted(probe.scores.values())
+    gaps = [(b - a, (a + b) / 2) for a, b in zip(ranked, ranked[1:], strict=False)]
+    threshold = max(gaps[len(gaps) // 4:3 * len(gaps) // 4 + 1])[1]  # the widest gap near the median
+    seq = skem(clip, judge, fps=5, threshold=threshold, speculative=False)
+    spec = skem(clip, judge, fps=5, threshold=threshold)  # windows of the judge's batch_size (4)
+    assert seq.indices == spec.indices and len(seq.indices) > 2
+    assert spec.scores.keys() == seq.scores.keys()
+    assert list(spec.scores.values()) == pytest.approx(list(seq.scores.values()), rel=1e-3, abs=1e-7)
+
+
+def test_auto_batch_halves_on_out_of_memory(tiny_vlm, frames):
+    judge = HFSemanticJudge(tiny_vlm, description_tokens=3, batch_size="auto")
+    assert judge.adaptive and judge.batch_size == 32
+    real, calls = judge.vlm.generate, []
+
+    def tight(texts, images=None, max_new_tokens=64):  # the "GPU" holds at most 2 frames per batch
+        calls.append(len(texts))
+        if len(texts) > 2:
+            raise MemoryError("out of memory")
+        return real(texts, images, max_new_tokens)
+
+    judge.vlm = type("V", (), {"generate": staticmethod(tight), "chat_text": judge.vlm.chat_text})()
+    out = judge.describe(frames)
+    assert len(out) == len(frames) and judge.batch_size == 2
+    assert calls[:5] == [5, 5, 5, 4, 2]  # batch 32, 16, 8 (all 5 frames), 4, then 2: each failed batch retried
+    fixed = HFSemanticJudge(tiny_vlm, description_tokens=3, batch_size=4)
+    fixed.vlm = judge.vlm
+    with pytest.raises(UserError, match="--psss-batch"):
+        fixed.describe(frames)

@@ -21,7 +21,9 @@ key                    meaning                                     default
 ``device``             ``cpu``, ``cuda[:N]``, ``mps``, ``auto``    ``auto``
 ``dtype``              ``auto``, ``float32``, ``bfloat16``, ...    ``auto``
 ``description_tokens`` round-1 description length                  64
-``judge_batch_size``   frames / pairs per judge batch              16
+``psss_batch``         frames / pairs per judge batch and SKEM's   16
+                       speculative window, or ``auto`` (halves on
+                       out-of-memory); alias ``judge_batch_size``
 ``caption_frames``     frames shown per caption                    3
 ``caption_tokens``     caption length                              48
 ``gen_preset``         DSA settings: ``ltx-distilled``, ``ltx-dev``,  none
@@ -82,6 +84,18 @@ def _floats(value: Any) -> list[float] | None:
         raise UserError(f"timesteps {value!r} are not a comma-separated list of numbers") from exc
 
 
+def _batch(value: Any) -> int | str:
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        b = int(value)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"PSSS batch {value!r} is not a positive integer or 'auto'") from exc
+    if b < 1:
+        raise UserError(f"PSSS batch must be >= 1 or 'auto', got {b}")
+    return b
+
+
 def _size(value: Any) -> tuple[int, int] | None:
     if value is None or value == "":
         return None
@@ -139,7 +153,7 @@ class HFBackends(Mapping):
         return HFSemanticJudge(
             self._vlm(src, "semantic judge"),
             description_tokens=int(self._opt("description_tokens", 64)),
-            batch_size=int(self._opt("judge_batch_size", 16)),
+            batch_size=_batch(self._opt("psss_batch", self._opt("judge_batch_size", 16))),
         )
 
     def _build_captioner(self):

@@ -24,6 +24,10 @@ Decisions:
   Same for "No". Spellings that need several tokens are ignored.
 - A trailing full stop of a description is dropped before it goes into the
   question, so the prompt reads "<A>, <B>. Determine ...".
+- ``batch_size="auto"`` (``--psss-batch auto``) starts at :data:`AUTO_BATCH` and
+  halves the batch (and retries it) whenever the accelerator runs out of memory;
+  SKEM's speculative window follows it. A fixed size that runs out of memory is a
+  clear error naming the option.
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ from ..errors import UserError
 from .base import Focus, SemanticJudge
 from .hf_common import VisionLanguageModel, to_pil
 
-__all__ = ["HFSemanticJudge", "COMPARE_TEMPLATE", "DESCRIBE_PROMPTS", "FOCUS_PHRASES", "answer_token_ids"]
+__all__ = ["HFSemanticJudge", "COMPARE_TEMPLATE", "DESCRIBE_PROMPTS", "FOCUS_PHRASES", "AUTO_BATCH",
+           "answer_token_ids", "is_out_of_memory"]
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +87,29 @@ def answer_token_ids(tokenizer, word: str) -> list[int]:
     return sorted(ids)
 
 
+#: First batch size of ``batch_size="auto"`` (the H100 anchor in docs/DESIGN.md was measured at 16).
+AUTO_BATCH = 32
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an accelerator (or host) out-of-memory error (``torch.OutOfMemoryError`` and kin)."""
+    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError" or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
 def _clean(description: str) -> str:
     text = " ".join(str(description).split())
     return text[:-1] if text.endswith(".") else text
+
+
+def _free_accelerator_cache() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover - torch ships with the hf extra
+        pass
 
 
 class HFSemanticJudge(SemanticJudge):
@@ -95,7 +120,8 @@ class HFSemanticJudge(SemanticJudge):
     :param device: ``cpu``, ``cuda[:N]``, ``mps`` or ``auto``.
     :param dtype: ``auto``, ``float32``, ``bfloat16`` or ``float16``.
     :param description_tokens: maximum new tokens of a round-1 description.
-    :param batch_size: frames per round-1 batch and pairs per round-2 batch.
+    :param batch_size: frames per round-1 batch and pairs per round-2 batch (SKEM's speculative window too),
+        or ``"auto"``: start at :data:`AUTO_BATCH` and halve on out-of-memory errors.
 
     :input: frames ``(H, W, 3)`` uint8 RGB (any size; the processor resizes).
     :output: :meth:`describe` → ``list[str]``; :meth:`compare` → ``S_rel`` in [-1, 1].
@@ -119,12 +145,15 @@ class HFSemanticJudge(SemanticJudge):
         device: str | None = "auto",
         dtype: str | None = "auto",
         description_tokens: int = 64,
-        batch_size: int = 16,
+        batch_size: int | str = 16,
     ) -> None:
         if description_tokens < 1:
             raise ValueError(f"description_tokens must be >= 1, got {description_tokens}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.adaptive = batch_size == "auto"
+        if self.adaptive:
+            batch_size = AUTO_BATCH
+        if isinstance(batch_size, str) or isinstance(batch_size, bool) or int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1 or 'auto', got {batch_size!r}")
         self.vlm = model if isinstance(model, VisionLanguageModel) else VisionLanguageModel.load(
             model, device, dtype, what="semantic judge")
         self.description_tokens = int(description_tokens)
@@ -152,29 +181,50 @@ class HFSemanticJudge(SemanticJudge):
         return COMPARE_TEMPLATE.format(a=_clean(a), b=_clean(b), focus=FOCUS_PHRASES[Focus(focus)])
 
     # -- rounds ------------------------------------------------------------------------------------
+    def _batched(self, items: Sequence[Any], run) -> list[Any]:
+        """``run(chunk)`` over ``items`` in chunks of ``batch_size``; with ``auto``, halve it on out-of-memory."""
+        out: list[Any] = []
+        i = 0
+        while i < len(items):
+            chunk = items[i:i + self.batch_size]
+            try:
+                out += run(chunk)
+            except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
+                if not is_out_of_memory(exc):
+                    raise
+                if not self.adaptive or self.batch_size == 1:
+                    raise UserError(f"semantic judge ran out of memory with batches of {self.batch_size}; "
+                                    "lower --psss-batch (or use --psss-batch auto)") from exc
+                self.batch_size = max(1, self.batch_size // 2)
+                log.warning("semantic judge out of memory: batch size now %d", self.batch_size)
+                _free_accelerator_cache()
+                continue
+            i += len(chunk)
+        return out
+
     def describe(self, frames: Sequence[np.ndarray], focus: Focus = Focus.GENERAL) -> list[str]:
         """Round 1: one description per frame, generated in batches of ``batch_size`` (left padding)."""
         text = self.vlm.chat_text(self.describe_prompt(focus), n_images=1)
         images = [to_pil(f) for f in frames]
-        out: list[str] = []
         self.last_texts = [text] * len(images)
-        for i in range(0, len(images), self.batch_size):
-            chunk = images[i:i + self.batch_size]
-            out += self.vlm.generate([text] * len(chunk), chunk, self.description_tokens)
+        out = self._batched(images, lambda chunk: self.vlm.generate([text] * len(chunk), chunk,
+                                                                    self.description_tokens))
         return [" ".join(d.split()) for d in out]
 
     def answer_probabilities(self, pairs: Sequence[tuple[Any, Any]], focus: Focus = Focus.GENERAL):
         """``(P(Yes), P(No))`` arrays of the first answer token for each pair of descriptions."""
         texts = [self.vlm.chat_text(self.compare_prompt(a, b, focus)) for a, b in pairs]
         self.last_texts = texts
-        p_yes, p_no = [], []
-        for i in range(0, len(texts), self.batch_size):
-            probs = self.vlm.first_token_probabilities(texts[i:i + self.batch_size])
-            p_yes.append(probs[:, self.yes_ids].sum(-1).numpy())
-            p_no.append(probs[:, self.no_ids].sum(-1).numpy())
         if not texts:
             return np.zeros(0), np.zeros(0)
-        return np.concatenate(p_yes).astype(np.float64), np.concatenate(p_no).astype(np.float64)
+
+        def run(chunk: Sequence[str]) -> list[tuple[float, float]]:
+            probs = self.vlm.first_token_probabilities(list(chunk))
+            return list(zip(probs[:, self.yes_ids].sum(-1).tolist(), probs[:, self.no_ids].sum(-1).tolist(),
+                            strict=True))
+
+        pairs_p = self._batched(texts, run)
+        return (np.array([y for y, _ in pairs_p], np.float64), np.array([n for _, n in pairs_p], np.float64))
 
     def compare_batch(self, pairs: Sequence[tuple[Any, Any]], focus: Focus = Focus.GENERAL) -> list[float]:
         """``S_rel`` for many pairs of descriptions at once (batched round 2)."""
