@@ -10,7 +10,11 @@ and frame rate, whatever was lost:
   classical judge sees a cut between them, or of the only one there is);
 * a segment whose caption (or whole metadata) is missing takes the **caption
   and motion score of the previous segment**;
-* with no decodable keyframe at all the video is **mid-grey** (value 128).
+* with no decodable keyframe at all the video is **mid-grey** (value 128);
+* refinement frames (beyond the paper, docs/keyframe-channel.md) are decoded from
+  the segment's start keyframe and passed to the generator; when the start
+  keyframe or any refinement of the chain is lost or undecodable, the segment is
+  generated from its two boundary keyframes alone. Other segments never depend on them.
 
 :class:`DecodeReport` says what was concealed. Two ways to use it:
 
@@ -28,7 +32,7 @@ and frame rate, whatever was lost:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -36,7 +40,7 @@ import numpy as np
 from lgvsc.backends.base import KeyframeCodec, SegmentGenerator, SegmentRequest
 from lgvsc.backends.classical_generator import interpolate_at
 from lgvsc.backends.classical_keyframe import keyframe_codec_for
-from lgvsc.stream import Keyframe, Segment, SemanticStream, VideoInfo
+from lgvsc.stream import REFINEMENT_CODEC, Keyframe, Segment, SemanticStream, VideoInfo
 
 __all__ = ["GREY", "DecodeReport", "SegmentDecoder", "SemanticDecoder", "MAX_FRAMES", "MAX_PIXELS"]
 
@@ -65,6 +69,8 @@ class DecodeReport:
     segments_missing: list[int] = field(default_factory=list)  # no metadata received (interval index)
     captions_concealed: list[int] = field(default_factory=list)  # caption from the previous segment
     all_grey: bool = False  # no keyframe at all: mid-grey frames
+    refinements_decoded: list[int] = field(default_factory=list)  # frame indices
+    refinements_unusable: list[int] = field(default_factory=list)  # sent, but their chain was broken
 
     @property
     def concealed(self) -> bool:
@@ -132,13 +138,33 @@ class SegmentDecoder:
             raise ValueError(f"keyframe {kf.frame_index} has no data")
         return self.codec(kf.codec_id).decode(kf.data, self.video.width, self.video.height)
 
+    def decode_refinements(self, start_kf: Keyframe, seg: Segment) -> list[tuple[int, np.ndarray]]:
+        """``(frame_index, frame)`` of ``seg``'s refinement frames, decoded after its start keyframe.
+
+        :raises ValueError: the start keyframe is not the segment's or not AV1, or the chain is undecodable.
+        """
+        if not seg.refinements:
+            return []
+        if start_kf.frame_index != seg.start_frame or not start_kf.data:
+            raise ValueError(f"segment {seg.index}: refinements need its start keyframe {seg.start_frame}")
+        if start_kf.codec_id != REFINEMENT_CODEC:
+            raise ValueError(f"segment {seg.index}: refinements follow an {REFINEMENT_CODEC} keyframe, "
+                             f"not {start_kf.codec_id!r}")
+        codec = self.codec(REFINEMENT_CODEC)
+        frames = codec.decode_sequence([start_kf.data, *(r.data for r in seg.refinements)],  # type: ignore[attr-defined]
+                                       self.video.width, self.video.height)
+        return [(r.frame_index, f) for r, f in zip(seg.refinements, frames[1:], strict=True)]
+
     def iter_segment(self, start_frame: int, end_frame: int, first: np.ndarray, last: np.ndarray,
                      caption: str = "", motion_score: float = 0.0,
-                     prev_tail: np.ndarray | None = None) -> Iterator[np.ndarray]:
+                     prev_tail: np.ndarray | None = None,
+                     refinements: Sequence[tuple[int, np.ndarray]] = ()) -> Iterator[np.ndarray]:
         """Yield frames ``start_frame..end_frame`` inclusive in chunks ``(k, H, W, 3)`` of bounded length.
 
         A segment longer than ``max_chunk_frames`` is split at flow-interpolated
-        intermediate frames and each piece generated on its own.
+        intermediate frames (or a refinement frame where one falls on the split) and
+        each piece generated on its own. ``refinements`` are ``(frame_index, frame)``
+        pairs strictly inside the segment (see :meth:`decode_refinements`).
         """
         if not 0 <= start_frame < end_frame < self.video.num_frames:
             raise ValueError(f"segment {start_frame}..{end_frame} outside the video (0..{self.video.num_frames - 1})")
@@ -147,11 +173,13 @@ class SegmentDecoder:
             raise ValueError(f"keyframes must be {shape}, got {first.shape} and {last.shape}")
         n = end_frame - start_frame + 1
         cuts = list(range(0, n - 1, self.max_chunk_frames - 1)) + [n - 1]
+        refs = {int(i) - start_frame: f for i, f in refinements if start_frame < int(i) < end_frame}
         left = first
         for k, (a, b) in enumerate(zip(cuts, cuts[1:], strict=False)):
-            right = last if b == n - 1 else interpolate_at(first, last, b / (n - 1))
+            right = last if b == n - 1 else refs[b] if b in refs else interpolate_at(first, last, b / (n - 1))
             req = SegmentRequest(left, right, num_frames=b - a + 1, caption=caption, motion_score=motion_score,
-                                 prev_tail=prev_tail, fps=self.video.fps)
+                                 prev_tail=prev_tail, fps=self.video.fps,
+                                 refinements=[(i - a, refs[i]) for i in sorted(refs) if a < i < b])
             out = np.asarray(self.generator.generate(req))
             if out.shape != (b - a + 1, *shape) or out.dtype != np.uint8:
                 raise RuntimeError(f"generator {self.generator.name} returned {out.shape} {out.dtype}, "
@@ -161,9 +189,11 @@ class SegmentDecoder:
 
     def decode_segment(self, start_frame: int, end_frame: int, first: np.ndarray, last: np.ndarray,
                        caption: str = "", motion_score: float = 0.0,
-                       prev_tail: np.ndarray | None = None) -> np.ndarray:
+                       prev_tail: np.ndarray | None = None,
+                       refinements: Sequence[tuple[int, np.ndarray]] = ()) -> np.ndarray:
         """Frames ``start_frame..end_frame`` inclusive, ``(end - start + 1, H, W, 3)`` uint8."""
-        chunks = list(self.iter_segment(start_frame, end_frame, first, last, caption, motion_score, prev_tail))
+        chunks = list(self.iter_segment(start_frame, end_frame, first, last, caption, motion_score, prev_tail,
+                                        refinements))
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
     @staticmethod
@@ -288,8 +318,9 @@ class SemanticDecoder:
             prev_tail = None
             for i, (a, b) in enumerate(zip(bs, bs[1:], strict=False)):
                 first_chunk = True
+                refs = self._refinements(stream, seg_dec, a, b, report)
                 for chunk in seg_dec.iter_segment(a, b, plan.frames[a], plan.frames[b], plan.captions[i],
-                                                  plan.motion[i], prev_tail):
+                                                  plan.motion[i], prev_tail, refs):
                     if first_chunk and i > 0:
                         chunk = chunk[1:]  # the shared boundary frame was emitted by the previous segment
                     first_chunk = False
@@ -298,6 +329,25 @@ class SemanticDecoder:
                         prev_tail = chunk[-1:]
 
         return report, frames()
+
+    @staticmethod
+    def _refinements(stream: SemanticStream, seg_dec: SegmentDecoder, a: int, b: int,
+                     report: DecodeReport) -> list[tuple[int, np.ndarray]]:
+        """The decoded refinement frames of the segment spanning ``a..b``; none if its chain is broken."""
+        seg = next((s for s in stream.segments if (s.start_frame, s.end_frame) == (a, b)), None)
+        if seg is None or not seg.refinements:
+            return []
+        kf = next((k for k in stream.keyframes if k.frame_index == a), None)
+        try:
+            if kf is None or a in report.keyframes_undecodable:
+                raise ValueError(f"start keyframe {a} lost")
+            refs = seg_dec.decode_refinements(kf, seg)
+        except ValueError as exc:
+            log.warning("segment %d: refinement frames unusable: %s", seg.index, exc)
+            report.refinements_unusable.extend(seg.refinement_indices())
+            return []
+        report.refinements_decoded.extend(i for i, _ in refs)
+        return refs
 
     def decode(self, stream: SemanticStream) -> tuple[np.ndarray, DecodeReport]:
         """The whole video ``(num_frames, H, W, 3)`` uint8 in memory, and the report."""

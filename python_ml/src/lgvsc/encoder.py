@@ -5,35 +5,56 @@ Keyframes are chosen by SKEM (or SKIM), coded with the keyframe codec under a
 byte budget, and every segment between two keyframes gets a caption and a
 motion score.
 
-**Keyframe byte budget.** By default (``keyframe_bytes=None``) the budget
+**Byte budget.** By default (``keyframe_bytes=None``) the whole binary stream
 follows a target CBR: the paper's full-system figure 6e-4 with QPSK rate 1/2
 (one information bit per channel symbol), i.e. a stream of at most
 ``target_cbr * 3*W*H*F / 8`` bytes (about 4 kB for 4 s, 10 kB for 10 s at
-576x320). What the header, captions and motion scores take is subtracted and
-the rest is shared equally by the keyframes, clamped to
-[:data:`MIN_KEYFRAME_BYTES`, :data:`MAX_KEYFRAME_BYTES`]. A fixed
-``keyframe_bytes`` overrides this.
+576x320). The encoder fills it to within :data:`BUDGET_TOLERANCE` (3 %) and
+never exceeds it, and logs a warning when it cannot spend the budget. When
+even the smallest stream does not fit it raises ``ValueError`` with
+``strict_budget=True``; otherwise it warns loudly and codes every keyframe in
+:data:`MIN_KEYFRAME_BYTES` (short test clips). A fixed ``keyframe_bytes`` (per
+keyframe, no refinements) overrides the budget.
+
+**AV1 keyframes and refinement frames** (the default keyframe codec; beyond the
+paper, docs/keyframe-channel.md). With ``refine="auto"`` the encoder may add
+refinement frames strictly inside SKEM's segments, where its own simulated
+decode (the classical flow interpolation through the anchors, at a small
+analysis size) is worst, in that greedy order. Each segment is then one AV1
+sub-stream: its start keyframe intra (the keyframe object's bytes) and its
+refinements inter-predicted after it. How many refinements, the coded size and
+the quantiser are chosen together by measurement: for each candidate the
+stream is really encoded, sized and decoded, and the candidate with the lowest
+estimated luma error (interpolation error of the anchors + coding error of the
+anchors) that fits the budget wins. ``refine="none"`` is the paper's stream:
+SKEM keyframes only.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from lgvsc.backends.base import Focus
 from lgvsc.profiles import Backends
 from lgvsc.skem import DEFAULT_THRESHOLD, KeyframeSelection, skem, skim
-from lgvsc.stream import Keyframe, Segment, SemanticStream
+from lgvsc.stream import REFINEMENT_CODEC, Keyframe, Refinement, Segment, SemanticStream
 from lgvsc.video import VideoClip
+from lgvsc.wire import MOTION_STEP, quantise_motion, stream_to_bytes
 
 __all__ = [
     "DEFAULT_TARGET_CBR",
+    "BUDGET_TOLERANCE",
     "MIN_KEYFRAME_BYTES",
-    "MAX_KEYFRAME_BYTES",
+    "BudgetError",
+    "REFINE_MODES",
     "EncoderConfig",
+    "EncodeStats",
     "SemanticEncoder",
     "payload_bytes_for_cbr",
 ]
@@ -41,8 +62,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_TARGET_CBR = 6e-4
+#: Per-keyframe bytes when the budget cannot hold the stream and ``strict_budget`` is off.
 MIN_KEYFRAME_BYTES = 400
-MAX_KEYFRAME_BYTES = 4000
+#: The stream size lands in [(1 - tolerance) * budget, budget].
+BUDGET_TOLERANCE = 0.03
+#: ``auto``: refinement frames where they buy quality (AV1 keyframes); ``none``: the paper's keyframes only.
+REFINE_MODES = ("auto", "none")
+ANALYSIS_WIDTH = 144  # simulated decode for placing refinements
 
 
 def payload_bytes_for_cbr(cbr: float, width: int, height: int, num_frames: int, modulation: str = "qpsk",
@@ -66,8 +92,12 @@ class EncoderConfig:
     caption_frames: int = 3
     batch_size: int = 16
     stream_id: int = 0
+    refine: str = "auto"
+    strict_budget: bool = False  # True: a budget too small for the stream raises BudgetError
 
     def __post_init__(self) -> None:
+        if self.refine not in REFINE_MODES:
+            raise ValueError(f"refine must be one of {REFINE_MODES}, got {self.refine!r}")
         self.focus = Focus(self.focus)
         if self.method not in ("skem", "skim"):
             raise ValueError(f"method must be 'skem' or 'skim', got {self.method!r}")
@@ -79,6 +109,23 @@ class EncoderConfig:
             raise ValueError(f"skim_count must be >= 2, got {self.skim_count}")
         if self.caption_frames < 1:
             raise ValueError(f"caption_frames must be >= 1, got {self.caption_frames}")
+
+
+class BudgetError(ValueError):
+    """The byte budget cannot hold even the smallest stream."""
+
+
+@dataclass
+class EncodeStats:
+    """What the last :meth:`SemanticEncoder.encode` chose and measured."""
+
+    budget_bytes: int = 0  # 0: fixed per-keyframe budget
+    stream_bytes: int = 0
+    coded_size: tuple[int, int] = (0, 0)
+    qp: list[int] = field(default_factory=list)  # AV1: per unit (segment sub-streams, then the last keyframe)
+    refinements: int = 0
+    estimated_psnr_y: float = 0.0  # the encoder's own estimate of its decode (AV1 search)
+    candidates: int = 0  # configurations encoded and measured
 
 
 class SemanticEncoder:
@@ -96,6 +143,7 @@ class SemanticEncoder:
     def __init__(self, backends: Backends, config: EncoderConfig | None = None) -> None:
         self.backends = backends
         self.config = config or EncoderConfig()
+        self.stats = EncodeStats()
 
     def select(self, clip: VideoClip, progress: Callable[[int], None] | None = None) -> KeyframeSelection:
         """Choose the keyframes (SKEM, or SKIM with ``skim_count`` or SKEM's count)."""
@@ -119,24 +167,20 @@ class SemanticEncoder:
             frames = [clip.frames[k] for k in picks]
             caption = self.backends.captioner.caption_segment(frames, index=i, start_s=a / fps, end_s=(b + 1) / fps)
             mag = float(self.backends.motion.magnitude(clip.frames[a : b + 1]))
-            segs.append(Segment(index=i, start_frame=a, end_frame=b, caption=caption,
-                                motion_score=float(self.backends.motion.score(mag)), motion_magnitude=mag))
+            # the score travels as one byte (lgvsc.wire.quantise_motion); the magnitude is not sent
+            score = quantise_motion(float(self.backends.motion.score(mag))) * MOTION_STEP
+            segs.append(Segment(index=i, start_frame=a, end_frame=b, caption=caption, motion_score=score))
         return segs
 
-    def keyframe_budget(self, stream_without_keyframes: SemanticStream, num_keyframes: int) -> int:
-        """Bytes per keyframe: fixed, or what the target CBR leaves after the rest of the stream."""
-        if self.config.keyframe_bytes is not None:
-            return int(self.config.keyframe_bytes)
-        from lgvsc.wire import stream_to_bytes
-
-        v = stream_without_keyframes.video
-        total = payload_bytes_for_cbr(self.config.target_cbr, v.width, v.height, v.num_frames)
-        overhead = len(stream_to_bytes(stream_without_keyframes))
-        per = (total - overhead) // max(1, num_keyframes)
-        return int(min(MAX_KEYFRAME_BYTES, max(MIN_KEYFRAME_BYTES, per)))
+    def stream_budget(self, video) -> int:
+        """Bytes of the whole binary stream at the target CBR."""
+        return payload_bytes_for_cbr(self.config.target_cbr, video.width, video.height, video.num_frames)
 
     def encode(self, clip: VideoClip, progress: bool = False) -> SemanticStream:
-        """Encode ``clip``; ``progress`` shows tqdm bars on stderr."""
+        """Encode ``clip``; ``progress`` shows tqdm bars on stderr. :attr:`stats` says what was chosen.
+
+        :raises ValueError: the byte budget cannot hold even the smallest stream.
+        """
         from tqdm import tqdm
 
         c = self.config
@@ -150,13 +194,340 @@ class SemanticEncoder:
             Keyframe(frame_index=i, codec_id=codec.codec_id, data=b"") for i in sel.indices
         ], segments=segs, stream_id=c.stream_id, method=sel.method, focus=c.focus.value, threshold=c.threshold,
             profile=getattr(self.backends, "profile", "classical"))
-        budget = self.keyframe_budget(stream, len(sel.indices))
-        log.info("keyframe budget: %d bytes", budget)
-        kfs = []
-        for i in tqdm(sel.indices, desc="keyframe coding", unit="kf", disable=not progress, leave=False):
-            data = codec.encode(clip.frames[i], budget)
-            w, h = codec.coded_size(data) if hasattr(codec, "coded_size") else (0, 0)
-            kfs.append(Keyframe(frame_index=i, codec_id=codec.codec_id, data=data, coded_width=w, coded_height=h))
-        stream.keyframes = kfs
+        self.stats = EncodeStats()
+        if c.keyframe_bytes is not None:
+            kfs = []
+            for i in tqdm(sel.indices, desc="keyframe coding", unit="kf", disable=not progress, leave=False):
+                data = codec.encode(clip.frames[i], int(c.keyframe_bytes))
+                kfs.append(self._keyframe(codec, i, data))
+            stream.keyframes = kfs
+        else:
+            try:
+                if codec.codec_id == REFINEMENT_CODEC:
+                    _Av1Planner(self, clip, stream, codec).run()
+                else:
+                    self._fill_per_keyframe(clip, stream, codec)
+            except BudgetError as exc:
+                if c.strict_budget:
+                    raise
+                log.warning("BUDGET EXCEEDED: %s. Coding every keyframe in %d B instead.", exc, MIN_KEYFRAME_BYTES)
+                for seg in stream.segments:
+                    seg.refinements = []
+                stream.keyframes = [self._keyframe(codec, k.frame_index, codec.encode(clip.frames[k.frame_index],
+                                                                                      MIN_KEYFRAME_BYTES))
+                                    for k in stream.keyframes]
         stream.validate()
+        self.stats.stream_bytes = len(stream_to_bytes(stream))
+        if c.keyframe_bytes is None and self.stats.stream_bytes <= self.stats.budget_bytes:
+            self._check_budget(self.stats.stream_bytes, self.stats.budget_bytes)
         return stream
+
+    @staticmethod
+    def _keyframe(codec, i: int, data: bytes) -> Keyframe:
+        w, h = codec.coded_size(data) if hasattr(codec, "coded_size") else (0, 0)
+        return Keyframe(frame_index=i, codec_id=codec.codec_id, data=data, coded_width=w, coded_height=h)
+
+    @staticmethod
+    def _check_budget(size: int, budget: int) -> None:
+        if size > budget:  # never expected: every path checks the real size
+            raise RuntimeError(f"stream of {size} B exceeds its budget of {budget} B")
+        if size < (1 - BUDGET_TOLERANCE) * budget:
+            log.warning("BUDGET NOT SPENT: the stream is %d B of a %d B budget (%.1f %%): even at the best "
+                        "quality the keyframe codec could not use more; lower --target-cbr to save channel time",
+                        size, budget, 100.0 * size / budget)
+
+    def _overhead(self, stream: SemanticStream) -> int:
+        return len(stream_to_bytes(stream))
+
+    def _fill_per_keyframe(self, clip: VideoClip, stream: SemanticStream, codec) -> None:
+        """Still-image codecs (WebP, JPEG): share the budget, then hand what is left to the keyframes in turn."""
+        budget = self.stream_budget(stream.video)
+        self.stats.budget_bytes = budget
+        n = len(stream.keyframes)
+        overhead = self._overhead(stream)
+        avail = budget - overhead - 3 * n  # msgpack bin headers of the keyframe data
+        if avail < 64 * n:
+            raise BudgetError(_too_small(budget, overhead, n))
+        frames = [clip.frames[k.frame_index] for k in stream.keyframes]
+        sizes = [avail // n] * n
+        datas = [codec.encode(f, b) for f, b in zip(frames, sizes, strict=True)]
+        for _ in range(3):  # spend what the others left, keyframe by keyframe
+            for j in range(n):
+                spare = avail - sum(map(len, datas))
+                if spare <= 0.01 * avail:
+                    break
+                datas[j] = codec.encode(frames[j], len(datas[j]) + spare)
+        stream.keyframes = [self._keyframe(codec, k.frame_index, d) for k, d in zip(stream.keyframes, datas,
+                                                                                     strict=True)]
+        while len(stream_to_bytes(stream)) > budget:  # the estimate of the headers was short (never seen)
+            j = max(range(n), key=lambda j: len(stream.keyframes[j].data))
+            d = codec.encode(frames[j], len(stream.keyframes[j].data) - 16)
+            stream.keyframes[j] = self._keyframe(codec, stream.keyframes[j].frame_index, d)
+
+
+def _too_small(budget: int, overhead: int, n: int, smallest: int = 0) -> str:
+    extra = f" and the smallest keyframes {smallest} B" if smallest else ""
+    return (f"the byte budget of {budget} B cannot hold this stream: header, captions and motion take {overhead} B"
+            f"{extra} for {n} keyframes; raise --target-cbr, or use fewer keyframes (--threshold, SKIM)")
+
+
+class _Av1Planner:
+    """The AV1 search of :meth:`SemanticEncoder.encode` (see the module docstring)."""
+
+    def __init__(self, enc: SemanticEncoder, clip: VideoClip, stream: SemanticStream, codec) -> None:
+        self.enc, self.clip, self.stream, self.codec = enc, clip, stream, codec
+        self.kfi = stream.keyframe_indices()
+        self.n = clip.num_frames
+        self._units: dict[tuple, list[bytes]] = {}
+        self._mse: dict[tuple, list[float]] = {}
+        self._frames: dict[tuple, np.ndarray] = {}
+        self._executor = None
+
+    # -- the simulated decode that places refinements ------------------------------------------------
+    def refinement_order(self, max_refs: int) -> tuple[list[int], list[float]]:
+        """Greedy: add the frame where the simulated decode is worst, ``max_refs`` times at most.
+
+        Returns the frames in the order added and the mean luma MSE of the simulated decode after
+        0, 1, ... additions (at :data:`ANALYSIS_WIDTH`)."""
+        import cv2
+
+        from lgvsc.backends.av1_keyframe import luma_mse
+        from lgvsc.backends.classical_generator import FlowInterpolationGenerator
+
+        v = self.stream.video
+        aw = ANALYSIS_WIDTH
+        ah = max(8, 2 * round(v.height * aw / v.width / 2))
+        small = [cv2.resize(f, (aw, ah), interpolation=cv2.INTER_AREA) for f in self.clip.frames]
+        gen = FlowInterpolationGenerator()
+        fps = float(self.clip.fps)
+        err = np.zeros(self.n)
+
+        def span(a: int, b: int) -> None:
+            out = gen._span(small[a], small[b], b - a + 1, fps)
+            err[a : b + 1] = [luma_mse(out[k], small[a + k]) for k in range(b - a + 1)]
+            err[a] = err[b] = 0.0
+
+        for a, b in zip(self.kfi, self.kfi[1:], strict=False):
+            span(a, b)
+        anchors = list(self.kfi)
+        order, curve = [], [float(err.mean())]
+        for _ in range(max_refs):
+            j = int(np.argmax(err))
+            if err[j] <= 0.5:  # nothing left worth a frame
+                break
+            k = int(np.searchsorted(anchors, j))
+            a, b = anchors[k - 1], anchors[k]
+            anchors.insert(k, j)
+            span(a, j)
+            span(j, b)
+            order.append(j)
+            curve.append(float(err.mean()))
+        return order, curve
+
+    # -- coding ------------------------------------------------------------------------------------
+    def groups(self, refs: list[int]) -> list[list[int]]:
+        """Anchor frames of each unit: every segment's start keyframe and its refinements; the last keyframe."""
+        rs = sorted(refs)
+        out = [[a, *[r for r in rs if a < r < b]] for a, b in zip(self.kfi, self.kfi[1:], strict=False)]
+        return [*out, [self.kfi[-1]]]
+
+    def _small(self, k: int, size: tuple[int, int]) -> np.ndarray:
+        import cv2
+
+        key = (k, size)
+        if key not in self._frames:
+            f = self.clip.frames[k]
+            self._frames[key] = f if f.shape[1::-1] == size else cv2.resize(f, size, interpolation=cv2.INTER_AREA)
+        return self._frames[key]
+
+    def units(self, group: list[int], size: tuple[int, int], qp: int) -> list[bytes]:
+        key = (tuple(group), size, qp)
+        if key not in self._units:
+            frames = [self._small(k, size) for k in group]
+            self._units[key] = self.codec.encode_sequence(frames, size[0], size[1], qp)
+        return self._units[key]
+
+    def prefetch(self, groups, size, qps) -> None:
+        """Encode the units not yet cached in parallel (SVT-AV1 keeps a core busy only on big frames)."""
+        todo = [(g, q) for g, q in zip(groups, qps, strict=True) if (tuple(g), size, q) not in self._units]
+        if len(todo) > 1:
+            list(self._pool().map(lambda gq: self.units(gq[0], size, gq[1]), todo))
+
+    def _pool(self):
+        if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2)))
+        return self._executor
+
+    def unit_mse(self, group: list[int], size: tuple[int, int], qp: int) -> list[float]:
+        from lgvsc.backends.av1_keyframe import luma_mse
+
+        key = (tuple(group), size, qp)
+        if key not in self._mse:
+            v = self.stream.video
+            dec = self.codec.decode_sequence(self.units(group, size, qp), v.width, v.height)
+            self._mse[key] = [luma_mse(d, self.clip.frames[k]) for d, k in zip(dec, group, strict=True)]
+        return self._mse[key]
+
+    def unit_bytes(self, group: list[int], size, qp: int) -> int:
+        # data plus msgpack framing: bin header (2-3 B) and, for refinements, [frame_index, data] (~4 B)
+        return sum(len(u) for u in self.units(group, size, qp)) + 3 + 6 * (len(group) - 1)
+
+    def total(self, groups, size, qps) -> int:
+        self.prefetch(groups, size, qps)
+        return sum(self.unit_bytes(g, size, q) for g, q in zip(groups, qps, strict=True))
+
+    def fit_global_qp(self, groups, size, avail: int, hint: int | None) -> int | None:
+        """Lowest single qp for every unit whose stream fits ``avail`` (``None`` if not even qp 63).
+
+        Starts from ``hint`` corrected by the usual AV1 rate slope (about 6 % fewer bytes per qp step),
+        then walks one step at a time to the boundary: two or three encodes instead of a bisection."""
+        from lgvsc.backends.av1_keyframe import QP_MAX, QP_MIN
+
+        size_at = lambda q: self.total(groups, size, [q] * len(groups))  # noqa: E731
+        q = min(QP_MAX, max(QP_MIN, hint if hint is not None else 50))
+        b = size_at(q)
+        q = min(QP_MAX, max(QP_MIN, q + math.ceil(math.log(b / avail) / 0.06)))
+        if size_at(q) <= avail:
+            while q > QP_MIN and size_at(q - 1) <= avail:
+                q -= 1
+            return q
+        while q < QP_MAX:
+            q += 1
+            if size_at(q) <= avail:
+                return q
+        return None
+
+    def distortion(self, groups, size, qps, curve_value: float) -> float:
+        """Estimated mean luma MSE of the decode: interpolation (from the simulation) + coding of the anchors
+        (measured), each anchor's coding error weighted by the frames it stands for."""
+        anchors, errs = [], []
+        for g, q in zip(groups, qps, strict=True):
+            anchors += g
+            errs += self.unit_mse(g, size, q)
+        order = np.argsort(anchors)
+        a = np.asarray(anchors)[order]
+        e = np.asarray(errs)[order]
+        mid = np.concatenate([[0.0], (a[1:] + a[:-1]) / 2.0, [self.n]])
+        weights = np.diff(mid)
+        return float(curve_value + np.sum(weights * e) / self.n)
+
+    # -- the search --------------------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown()
+
+    def _run(self) -> None:
+        from lgvsc.backends.av1_keyframe import QP_MIN, ladder_sizes
+
+        enc, stream = self.enc, self.stream
+        budget = enc.stream_budget(stream.video)
+        enc.stats.budget_bytes = budget
+        overhead = enc._overhead(stream)
+        avail = budget - overhead
+        if avail < 16 * len(self.kfi):
+            raise BudgetError(_too_small(budget, overhead, len(self.kfi)))
+        v = stream.video
+        sizes = ladder_sizes(v.width, v.height)
+        max_refs = 0
+        if enc.config.refine == "auto":
+            max_refs = max(0, min(self.n - len(self.kfi), avail // 60, self.n // 2))
+        order, curve = self.refinement_order(max_refs) if max_refs else ([], [0.0])
+        best = None  # (D, N, size_index, qps)
+        measured: dict[tuple[int, int], tuple] = {}
+
+        def measure(n_refs: int, i: int, hint: int | None):
+            if (n_refs, i) not in measured:
+                groups = self.groups(order[:n_refs])
+                q = self.fit_global_qp(groups, sizes[i], avail, hint)
+                enc.stats.candidates += 1
+                measured[(n_refs, i)] = None if q is None else (
+                    self.distortion(groups, sizes[i], [q] * len(groups), curve[n_refs]), n_refs, i, [q] * len(groups))
+            return measured[(n_refs, i)]
+
+        def best_size(n_refs: int, start: int | None, hint: int | None):
+            """From ``start`` (or the largest size that fits), walk the size ladder while the measured
+            distortion falls."""
+            i = 0 if start is None else start
+            while i < len(sizes) and measure(n_refs, i, hint) is None:
+                i += 1  # smaller sizes until one fits
+            if i == len(sizes):
+                return None
+            for step in (1, -1) if start is None else (1,):  # more refinements never want a larger picture
+                j = i
+                while 0 <= j + step < len(sizes):
+                    cur, nxt = measure(n_refs, j, hint), measure(n_refs, j + step, hint)
+                    if nxt is None or nxt[0] >= cur[0]:
+                        break
+                    j += step
+            return min(c for c in measured.values() if c is not None and c[1] == n_refs)
+
+        si, hint, worse = None, None, 0
+        for n_refs in [0, *_geometric(len(order))]:
+            here = best_size(n_refs, si, hint)
+            if here is None:
+                continue
+            si, hint = here[2], here[3][0]
+            if best is None or here[0] < best[0]:
+                best, worse = here, 0
+            else:
+                worse += 1
+                if worse >= 2:  # more refinements keep costing more than they buy
+                    break
+        if best is not None and best[1]:  # refine the count between its geometric neighbours
+            for n_refs in sorted({round(best[1] / 1.4), round(best[1] * 1.4)} - {0}):
+                if n_refs <= len(order):
+                    here = best_size(n_refs, best[2], best[3][0])
+                    if here is not None and here[0] < best[0]:
+                        best = here
+        if best is None:
+            smallest = self.total(self.groups([]), sizes[-1], [63] * len(self.kfi))
+            raise BudgetError(_too_small(budget, overhead, len(self.kfi), smallest))
+        _, n_refs, i, qps = best
+        size, groups = sizes[i], self.groups(order[:n_refs])
+        # spend what the single qp left: lower the qp of one unit at a time while the stream still fits
+        changed = True
+        while changed and self.total(groups, size, qps) < (1 - BUDGET_TOLERANCE / 3) * avail:
+            changed = False
+            for u in sorted(range(len(groups)), key=lambda u: -len(groups[u])):
+                if qps[u] > QP_MIN:
+                    trial = qps.copy()
+                    trial[u] -= 1
+                    if self.total(groups, size, trial) <= avail:
+                        qps, changed = trial, True
+        self._write(groups, size, qps)
+        while len(stream_to_bytes(stream)) > budget:  # framing estimate short: raise the biggest unit's qp
+            u = max((u for u in range(len(groups)) if qps[u] < 63), key=lambda u: self.unit_bytes(groups[u], size,
+                                                                                                     qps[u]))
+            qps[u] += 1
+            self._write(groups, size, qps)
+        d = self.distortion(groups, size, qps, curve[n_refs])
+        enc.stats.coded_size, enc.stats.qp, enc.stats.refinements = size, qps, n_refs
+        enc.stats.estimated_psnr_y = 10 * math.log10(255.0**2 / max(d, 1e-6))
+        log.info("AV1: %dx%d, %d refinement frames, qp %s, estimated PSNR-Y %.1f dB (%d candidates)",
+                 size[0], size[1], n_refs, qps, enc.stats.estimated_psnr_y, enc.stats.candidates)
+
+    def _write(self, groups, size, qps) -> None:
+        kfs, stream = [], self.stream
+        for g, q in zip(groups, qps, strict=True):
+            kfs.append(Keyframe(frame_index=g[0], codec_id=self.codec.codec_id, data=self.units(g, size, q)[0],
+                                coded_width=size[0], coded_height=size[1]))
+        stream.keyframes = kfs
+        for seg, g, q in zip(stream.segments, groups, qps, strict=False):
+            seg.refinements = [Refinement(frame_index=k, data=u) for k, u in zip(g[1:], self.units(g, size, q)[1:],
+                                                                                 strict=True)]
+
+
+def _geometric(n: int) -> list[int]:
+    """Candidate refinement counts up to ``n``: 1, 2, 4, 8, ... and ``n``."""
+    out, c = [], 1
+    while c <= n:
+        out.append(c)
+        c *= 2
+    if n and (not out or out[-1] != n):
+        out.append(n)
+    return out

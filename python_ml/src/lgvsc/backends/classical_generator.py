@@ -19,6 +19,11 @@ paper's threshold (0.35, general focus) the segment is treated as containing
 a cut: SKEM puts a keyframe at most one candidate step (``int(0.2 * fps)``
 frames) after a change, so the first keyframe is held and the picture
 switches to the last keyframe half a step before the end.
+
+**Refinement frames** (beyond the paper, docs/keyframe-channel.md) split the
+segment: each span between consecutive anchors (first keyframe, refinements,
+last keyframe) is interpolated, or held and cut, on its own, so the output
+passes exactly through every refinement frame.
 """
 
 from __future__ import annotations
@@ -144,7 +149,17 @@ class FlowInterpolationGenerator(SegmentGenerator):
             self._judge = ClassicalJudge()
         return self._judge.score(first, last) > self.cut_threshold
 
+    def _span(self, first: np.ndarray, last: np.ndarray, num_frames: int, fps: float) -> np.ndarray:
+        if num_frames > 2 and self.is_cut(first, last):
+            return hold_and_cut(first, last, num_frames, fps)
+        return interpolate(first, last, num_frames, self.flow_scale)
+
     def generate(self, request: SegmentRequest) -> np.ndarray:
-        if request.num_frames > 2 and self.is_cut(request.first, request.last):
-            return hold_and_cut(request.first, request.last, request.num_frames, request.fps)
-        return interpolate(request.first, request.last, request.num_frames, self.flow_scale)
+        refs = getattr(request, "refinements", ())
+        if not refs:
+            return self._span(request.first, request.last, request.num_frames, request.fps)
+        anchors = [(0, request.first), *refs, (request.num_frames - 1, request.last)]
+        out = np.empty((request.num_frames, *request.first.shape), np.uint8)
+        for (a, fa), (b, fb) in zip(anchors, anchors[1:], strict=False):
+            out[a : b + 1] = self._span(fa, fb, b - a + 1, request.fps)
+        return out
