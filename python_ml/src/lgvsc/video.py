@@ -42,6 +42,7 @@ __all__ = [
     "read_video",
     "write_video",
     "VideoWriter",
+    "sigterm_as_exit",
 ]
 
 log = logging.getLogger(__name__)
@@ -275,7 +276,8 @@ class VideoWriter:
     Frames go to a temporary file in the destination directory, renamed onto
     ``path`` by :meth:`close` only when everything was written; on error (or
     :meth:`abort`) the temporary file is removed and ``path`` is untouched.
-    Use as a context manager.
+    Use as a context manager; SIGINT (``KeyboardInterrupt``) then leaves no
+    ``.part`` file, and so does SIGTERM under :func:`sigterm_as_exit`.
     """
 
     def __init__(self, path: str | os.PathLike, fps: float | Fraction, crf: int = 18, preset: str = "veryfast"):
@@ -290,10 +292,15 @@ class VideoWriter:
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".part.mp4", dir=self.path.parent or ".")
         os.close(fd)
         self._tmp = Path(tmp)
-        self._container = av.open(str(self._tmp), mode="w", format="mp4")
-        self._stream = self._container.add_stream("libx264", rate=rate)
-        self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"crf": str(crf), "preset": preset}
+        self._container = None
+        try:  # an interrupt (or an encoder error) here must not leave the .part file behind
+            self._container = av.open(str(self._tmp), mode="w", format="mp4")
+            self._stream = self._container.add_stream("libx264", rate=rate)
+            self._stream.pix_fmt = "yuv420p"
+            self._stream.options = {"crf": str(crf), "preset": preset}
+        except BaseException:
+            self.abort()
+            raise
         self._shape: tuple[int, int] | None = None
         self.frames_written = 0
 
@@ -351,6 +358,18 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+def _exit_on_sigterm(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise SystemExit(128 + signum)
+
+
+def sigterm_as_exit() -> None:
+    """Make SIGTERM raise ``SystemExit(143)`` in the main thread, so ``with`` blocks (a
+    :class:`VideoWriter`'s among them) clean up instead of the process dying mid-write."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray] | np.ndarray, fps: float | Fraction,

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from lgvsc.cli.streamfile import read_stream_file
     from lgvsc.decoder import SemanticDecoder
     from lgvsc.profiles import build_backends
-    from lgvsc.video import VideoWriter
+    from lgvsc.video import VideoWriter, sigterm_as_exit
 
     if not 0 <= args.crf <= 51:
         raise UserError(f"--crf must lie in 0..51, got {args.crf}")
@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if v.width % 2 or v.height % 2:
         raise UserError(f"{args.stream}: video size {v.width}x{v.height} is odd; H.264 output needs even sizes")
     show = not args.no_progress and sys.stderr.isatty()
+    sigterm_as_exit()  # SIGTERM unwinds like Ctrl-C: the writer removes its .part file
     with VideoWriter(args.output, v.fps_fraction, crf=args.crf) as writer:
         for frame in tqdm(frames, total=v.num_frames, desc="decoding", unit="frame", disable=not show, leave=False):
             writer.write(frame)

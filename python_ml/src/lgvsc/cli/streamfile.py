@@ -9,7 +9,6 @@ written atomically (temporary name, then rename).
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -43,12 +42,12 @@ def read_stream_file(path: str | os.PathLike) -> SemanticStream:
         except PacketError as exc:
             raise UserError(f"{p}: malformed semantic stream ({exc})") from exc
     if data.lstrip()[:1] == b"{":
-        try:
-            stream = SemanticStream.from_dict(json.loads(data))
-            stream.validate()
-            return stream
-        except (ValueError, TypeError, KeyError) as exc:
-            raise UserError(f"{p}: malformed JSON semantic stream ({exc})") from exc
+        from lgvsc.stream_json import StreamJsonError, parse_stream_json
+
+        try:  # every field type- and range-checked: a named error, never a traceback
+            return parse_stream_json(data)
+        except StreamJsonError as exc:
+            raise UserError(f"{p}: malformed JSON semantic stream ({exc})") from None
     raise UserError(f"{p}: not a semantic stream file (no LGVS magic, not JSON)")
 
 
