@@ -173,7 +173,7 @@ def test_docstring_examples_run(module):
 
 def test_hf_profile_is_lazy_and_keeps_classical_codec_and_motion():
     be = build_backends("hf", device="cpu")
-    assert be.profile == "hf" and be.keyframe_codec.codec_id == "webp" and be.motion.name == "dis"
+    assert be.profile == "hf" and be.keyframe_codec.codec_id == "av1" and be.motion.name == "dis"
     assert be.judge._mapping.loaded() == []  # nothing loaded until used
 
 

@@ -51,13 +51,13 @@ def build_backends(profile: str = "classical", **options: Any) -> Backends:
     """Build the backends of a profile.
 
     Classical options: ``captions`` (path or list: user captions instead of
-    measured ones), ``keyframe_codec`` (``webp`` or ``jpeg``), ``keyframe_min_quality``,
+    measured ones), ``keyframe_codec`` (``av1``, the default, ``webp`` or ``jpeg``), ``keyframe_min_quality``,
     ``analysis_width`` (judge and motion, default 144). The ``hf`` profile passes
     every option to :func:`lgvsc.backends.hf.build_hf_backends`.
 
     >>> b = build_backends()
     >>> b.judge.name, b.keyframe_codec.codec_id, b.generator.name
-    ('classical', 'webp', 'flow-interpolation')
+    ('classical', 'av1', 'flow-interpolation')
     """
     from lgvsc.backends.classical_captioner import FeatureCaptioner, FileCaptioner
     from lgvsc.backends.classical_generator import FlowInterpolationGenerator
@@ -69,7 +69,7 @@ def build_backends(profile: str = "classical", **options: Any) -> Backends:
         raise UserError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     analysis_width = int(options.get("analysis_width") or ANALYSIS_WIDTH)
     try:
-        codec = keyframe_codec_for(options.get("keyframe_codec") or "webp")
+        codec = keyframe_codec_for(options.get("keyframe_codec") or "av1")
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     if options.get("keyframe_min_quality") is not None:

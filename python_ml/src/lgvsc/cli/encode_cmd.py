@@ -30,6 +30,9 @@ def _threshold(text: str) -> float:
 
 
 def add_parser(subparsers) -> None:
+    from lgvsc.backends.classical_keyframe import KEYFRAME_CODECS
+    from lgvsc.encoder import REFINE_MODES
+
     p = subparsers.add_parser(
         "encode",
         help="encode a video into a semantic stream (keyframes + captions + motion scores)",
@@ -63,11 +66,19 @@ def add_parser(subparsers) -> None:
     v.add_argument("--max-frames", type=_positive_int, default=None, help="encode at most this many frames")
     c = p.add_argument_group("coding")
     c.add_argument("--keyframe-bytes", type=_positive_int, default=None,
-                   help="fixed byte budget per keyframe (default: derived from --target-cbr)")
+                   help="fixed byte budget per keyframe, no refinement frames (default: the whole stream follows "
+                        "--target-cbr)")
     c.add_argument("--target-cbr", type=float, default=6e-4,
-                   help="target channel bandwidth ratio with QPSK rate 1/2 that sets the keyframe budget when "
-                        "--keyframe-bytes is not given (default 6e-4, the paper's full-system figure)")
-    c.add_argument("--keyframe-codec", choices=("webp", "jpeg"), default="webp", help="keyframe image codec")
+                   help="target channel bandwidth ratio with QPSK rate 1/2: the whole binary stream is filled to "
+                        "within 3%% of it (default 6e-4, the paper's full-system figure)")
+    c.add_argument("--keyframe-codec", choices=KEYFRAME_CODECS, default="av1",
+                   help="keyframe codec: av1 (raw AV1 OBUs, SVT-AV1/dav1d; default), webp or jpeg")
+    c.add_argument("--refine", choices=REFINE_MODES, default="auto",
+                   help="auto: add AV1 refinement frames inside SKEM's segments where the encoder's simulated "
+                        "decode is worst, as many as buy quality within the budget (beyond the paper; av1 only); "
+                        "none: the paper's stream, semantic keyframes only")
+    c.add_argument("--strict-budget", action="store_true",
+                   help="fail when the budget cannot hold the stream (default: warn and code small keyframes)")
     c.add_argument("--captions", help="captions written by you instead of generated ones: a .json list of strings "
                                       "(one per segment) or of {start, end, text} (seconds), or a text file with "
                                       "one caption per line")
@@ -109,15 +120,22 @@ def run(args: argparse.Namespace) -> int:
     log.info("read %s: %d frames %dx%d @ %s fps", args.video, clip.num_frames, clip.width, clip.height, clip.fps)
     config = EncoderConfig(method=args.method, threshold=args.threshold, focus=focus,
                            keyframe_bytes=args.keyframe_bytes, target_cbr=args.target_cbr,
-                           skim_count=args.skim_keyframes, stream_id=args.stream_id)
+                           skim_count=args.skim_keyframes, stream_id=args.stream_id, refine=args.refine,
+                           strict_budget=args.strict_budget)
+    encoder = SemanticEncoder(backends, config)
     try:
-        stream = SemanticEncoder(backends, config).encode(clip, progress=not args.no_progress and sys.stderr.isatty())
+        stream = encoder.encode(clip, progress=not args.no_progress and sys.stderr.isatty())
     except ValueError as exc:
         raise UserError(f"cannot encode: {exc}") from exc
     size = write_stream_file(args.output, stream, as_json=args.json)
     binary = len(stream_to_bytes(stream))
     cbr = cbr_for_bits(binary * 8, stream.video, "qpsk", 0.5)
-    print(f"{args.output}: {len(stream.keyframes)} keyframes {stream.keyframe_indices()}, "
+    refs = sum(len(s.refinements) for s in stream.segments)
+    st = encoder.stats
+    budget = (f"; budget {st.budget_bytes} B, {100.0 * binary / st.budget_bytes:.1f} % used"
+              + (" (EXCEEDED)" if binary > st.budget_bytes else "") if st.budget_bytes else "")
+    print(f"{args.output}: {len(stream.keyframes)} {stream.keyframes[0].codec_id if stream.keyframes else ''} "
+          f"keyframes {stream.keyframe_indices()}, {refs} refinement frames, "
           f"{len(stream.segments)} segments, {size} bytes written; binary stream {binary} bytes = "
-          f"{binary / clip.duration_s:.0f} B/s of video, CBR {cbr:.3g} (QPSK rate 1/2)")
+          f"{binary / clip.duration_s:.0f} B/s of video, CBR {cbr:.3g} (QPSK rate 1/2){budget}")
     return 0
