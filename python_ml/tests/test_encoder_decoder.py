@@ -123,10 +123,12 @@ def test_incremental_segment_decoder_matches_whole_decode(backends, stream):
     whole, _ = SemanticDecoder(backends.generator).decode(stream)
     dec = SegmentDecoder(stream.video, backends.generator)
     kf = {k.frame_index: dec.decode_keyframe(k) for k in reversed(stream.keyframes)}  # any arrival order
+    objs = {k.frame_index: k for k in stream.keyframes}
     parts = []
     for i, seg in enumerate(stream.segments):
         out = dec.decode_segment(seg.start_frame, seg.end_frame, kf[seg.start_frame], kf[seg.end_frame],
-                                 seg.caption, seg.motion_score)
+                                 seg.caption, seg.motion_score,
+                                 refinements=dec.decode_refinements(objs[seg.start_frame], seg))
         assert len(out) == seg.num_frames
         parts.append(SegmentDecoder.frames_to_emit(out, i == 0))
     assert np.array_equal(np.concatenate(parts), whole)
