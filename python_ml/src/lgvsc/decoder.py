@@ -42,7 +42,7 @@ from lgvsc.backends.classical_generator import interpolate_at
 from lgvsc.backends.classical_keyframe import keyframe_codec_for
 from lgvsc.stream import REFINEMENT_CODEC, Keyframe, Segment, SemanticStream, VideoInfo
 
-__all__ = ["GREY", "DecodeReport", "SegmentDecoder", "SemanticDecoder", "MAX_FRAMES", "MAX_PIXELS"]
+__all__ = ["GREY", "DecodeReport", "SegmentDecoder", "SemanticDecoder", "MAX_FRAMES", "MAX_PIXELS", "keep_tail"]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,20 @@ class DecodeReport:
         if not self.concealed:
             lines.append("nothing concealed")
         return "; ".join(lines)
+
+
+def keep_tail(tail: np.ndarray | None, frames: np.ndarray, n: int) -> np.ndarray | None:
+    """The last ``n`` frames of ``tail`` followed by ``frames`` (the previous-segment tail a generator reads).
+
+    >>> keep_tail(np.zeros((2, 1, 1, 3), np.uint8), np.ones((3, 1, 1, 3), np.uint8), 4)[:, 0, 0, 0].tolist()
+    [0, 1, 1, 1]
+    """
+    frames = np.asarray(frames)
+    if tail is None or len(tail) == 0 or len(frames) >= n:
+        out = frames[-n:]
+    else:
+        out = np.concatenate([np.asarray(tail)[-(n - len(frames)):], frames])
+    return out.copy() if len(out) else (None if tail is None else np.asarray(tail)[-n:])
 
 
 class SegmentDecoder:
@@ -155,11 +169,20 @@ class SegmentDecoder:
                                        self.video.width, self.video.height)
         return [(r.frame_index, f) for r, f in zip(seg.refinements, frames[1:], strict=True)]
 
+    @property
+    def tail_frames(self) -> int:
+        """How many previously emitted frames the generator conditions on (its ``tail_frames``; 1 if it says none)."""
+        return max(1, int(getattr(self.generator, "tail_frames", 1) or 1))
+
     def iter_segment(self, start_frame: int, end_frame: int, first: np.ndarray, last: np.ndarray,
                      caption: str = "", motion_score: float = 0.0,
                      prev_tail: np.ndarray | None = None,
-                     refinements: Sequence[tuple[int, np.ndarray]] = ()) -> Iterator[np.ndarray]:
+                     refinements: Sequence[tuple[int, np.ndarray]] = (),
+                     segment_index: int = 0) -> Iterator[np.ndarray]:
         """Yield frames ``start_frame..end_frame`` inclusive in chunks ``(k, H, W, 3)`` of bounded length.
+
+        ``prev_tail`` holds the frames emitted before this segment, ending with its boundary frame
+        (the generator's :attr:`tail_frames` of them are used); ``segment_index`` seeds the generator.
 
         A segment longer than ``max_chunk_frames`` is split at flow-interpolated
         intermediate frames (or a refinement frame where one falls on the split) and
@@ -174,26 +197,31 @@ class SegmentDecoder:
         n = end_frame - start_frame + 1
         cuts = list(range(0, n - 1, self.max_chunk_frames - 1)) + [n - 1]
         refs = {int(i) - start_frame: f for i, f in refinements if start_frame < int(i) < end_frame}
-        left = first
+        left, keep = first, self.tail_frames
+        prev_tail = keep_tail(None, prev_tail, keep) if prev_tail is not None else None
         for k, (a, b) in enumerate(zip(cuts, cuts[1:], strict=False)):
             right = last if b == n - 1 else refs[b] if b in refs else interpolate_at(first, last, b / (n - 1))
             req = SegmentRequest(left, right, num_frames=b - a + 1, caption=caption, motion_score=motion_score,
                                  prev_tail=prev_tail, fps=self.video.fps,
-                                 refinements=[(i - a, refs[i]) for i in sorted(refs) if a < i < b])
+                                 refinements=[(i - a, refs[i]) for i in sorted(refs) if a < i < b],
+                                 segment_index=segment_index, chunk_index=k)
             out = np.asarray(self.generator.generate(req))
             if out.shape != (b - a + 1, *shape) or out.dtype != np.uint8:
                 raise RuntimeError(f"generator {self.generator.name} returned {out.shape} {out.dtype}, "
                                    f"expected {(b - a + 1, *shape)} uint8")
             yield out if k == 0 else out[1:]
-            prev_tail, left = out[-1:], right
+            # the next piece's tail: what was emitted up to its first frame (out[0] repeats the tail's last)
+            prev_tail = keep_tail(prev_tail, out if prev_tail is None else out[1:], keep)
+            left = right
 
     def decode_segment(self, start_frame: int, end_frame: int, first: np.ndarray, last: np.ndarray,
                        caption: str = "", motion_score: float = 0.0,
                        prev_tail: np.ndarray | None = None,
-                       refinements: Sequence[tuple[int, np.ndarray]] = ()) -> np.ndarray:
+                       refinements: Sequence[tuple[int, np.ndarray]] = (),
+                       segment_index: int = 0) -> np.ndarray:
         """Frames ``start_frame..end_frame`` inclusive, ``(end - start + 1, H, W, 3)`` uint8."""
         chunks = list(self.iter_segment(start_frame, end_frame, first, last, caption, motion_score, prev_tail,
-                                        refinements))
+                                        refinements, segment_index))
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
     @staticmethod
@@ -315,18 +343,17 @@ class SemanticDecoder:
             if len(bs) == 1:
                 yield plan.frames[bs[0]]
                 return
-            prev_tail = None
+            prev_tail, keep = None, seg_dec.tail_frames
             for i, (a, b) in enumerate(zip(bs, bs[1:], strict=False)):
                 first_chunk = True
                 refs = self._refinements(stream, seg_dec, a, b, report)
                 for chunk in seg_dec.iter_segment(a, b, plan.frames[a], plan.frames[b], plan.captions[i],
-                                                  plan.motion[i], prev_tail, refs):
+                                                  plan.motion[i], prev_tail, refs, segment_index=i):
                     if first_chunk and i > 0:
                         chunk = chunk[1:]  # the shared boundary frame was emitted by the previous segment
                     first_chunk = False
                     yield from chunk
-                    if len(chunk):
-                        prev_tail = chunk[-1:]
+                    prev_tail = keep_tail(prev_tail, chunk, keep)  # the last frames emitted (t + 1 for LTX)
 
         return report, frames()
 
