@@ -329,9 +329,16 @@ class DecoderWorker(Worker):
                     self.waiting_bytes += frames.nbytes
 
     def _generate(self, seg, a: int, b: int, prev_tail) -> np.ndarray | None:
+        refs = []
+        if seg.refinements:  # AV1 refinement frames after the start keyframe; a broken chain is dropped
+            try:
+                refs = self.seg_dec.decode_refinements(self._keyframe(a), seg)
+            except (ValueError, AttributeError) as exc:
+                log.warning("segment %d: refinement frames unusable: %s", seg.index, exc)
         try:
             frames = self.seg_dec.decode_segment(seg.start_frame, seg.end_frame, self.kf_frames[a],
-                                                 self.kf_frames[b], seg.caption, seg.motion_score, prev_tail)
+                                                 self.kf_frames[b], seg.caption, seg.motion_score, prev_tail,
+                                                 refinements=refs)
         except (ValueError, RuntimeError) as exc:
             log.warning("segment %d not generated: %s", seg.index, exc)
             self.stats["decode_errors"] += 1
