@@ -26,9 +26,19 @@ def _code_rate(fec: str) -> float:
     return 0.5 if fec == "cc" else 1.0  # gr-fec rate-1/2 convolutional code (docs/PHY.md)
 
 
-def sample_frame_grid(source: np.ndarray, recon: np.ndarray, indices: list[int], path: Path,
-                      max_width: int = 320) -> Path:
-    """PNG grid: one row per frame index, source | reconstruction, labelled."""
+def _mean(x: np.ndarray) -> float:
+    return float(np.mean(x)) if x.size else float("nan")
+
+
+def _min(x: np.ndarray) -> float:
+    return float(np.min(x)) if x.size else float("nan")
+
+
+def sample_frame_grid(source: np.ndarray, recon, indices: list[int], path: Path, max_width: int = 320) -> Path:
+    """PNG grid: one row per frame index, source | reconstruction, labelled.
+
+    ``recon`` is indexable by frame index: the whole clip, or a dict of the sample frames kept while streaming.
+    """
     h, w = source.shape[1:3]
     scale = min(1.0, max_width / w)
     tw, th = max(1, int(w * scale)), max(1, int(h * scale))
@@ -58,13 +68,48 @@ def _pick_frames(num_frames: int, keyframes: list[int]) -> list[int]:
     return sorted(p for p in picks if 0 <= p < num_frames)[:4]
 
 
+def _stream_score_and_render(src: np.ndarray, recon_path: Path, fps, side_path: Path, picks: list[int]
+                             ) -> tuple[Any, int, dict[int, np.ndarray], tuple[int, ...]]:
+    """One pass over the reconstruction file: score each frame, write the side-by-side, keep the sample frames.
+
+    Memory stays bounded by a frame (the reconstruction is never held whole). Returns the per-frame scores
+    (:class:`lgvsc.metrics.fast.ClipScores`), the reconstruction's frame count, the sample frames and the
+    reconstruction's frame shape.
+    """
+    from lgvsc.metrics.fast import QualityAccumulator
+    from lgvsc.video import VideoWriter, iter_video
+
+    acc = QualityAccumulator(ms_ssim=False)
+    h, w = src.shape[1:3]
+    gap = 4
+    pair = np.zeros((h, 2 * w + gap, 3), np.uint8)  # reused for every frame
+    samples: dict[int, np.ndarray] = {}
+    count = 0
+    shape: tuple[int, ...] = src.shape[1:]
+    # ultrafast: the side-by-side is for looking at; its encode was most of the render time.
+    with VideoWriter(side_path, fps, crf=18, preset="ultrafast") as writer:
+        for rec in iter_video(recon_path, width=None, height=None, fps=None):
+            if rec.shape != src.shape[1:]:
+                shape = rec.shape
+                break
+            if count < len(src):
+                ref = src[count]
+                acc.add_frame(ref, rec)
+                pair[:, :w] = ref
+                pair[:, w + gap:] = rec
+                writer.write(pair)
+                if count in picks:
+                    samples[count] = rec.copy()
+            count += 1
+    return acc.result(), count, samples, shape
+
+
 def score_and_render(cfg, source, staging: Path, finish: dict[str, Any], link: dict[str, Any]) -> dict[str, Any]:
-    """Read the decoder's video, score it against ``source`` and render videos and plots into ``staging``."""
+    """Read the decoder's video once, score it against ``source`` and render videos and plots into ``staging``."""
     from lgvsc.accounting import PhyDescription, account_stream, cbr, source_values
     from lgvsc.loopback import config_to_dict
-    from lgvsc.metrics.quality import frame_quality
-    from lgvsc.plots import plot_frame_quality, plot_keyframe_timeline, side_by_side
-    from lgvsc.video import read_video, write_video
+    from lgvsc.metrics.fast import CONVENTIONS
+    from lgvsc.plots import plot_frame_quality, plot_keyframe_timeline
     from lgvsc.wire import stream_from_bytes
 
     recon_path = Path(finish["video"])
@@ -74,26 +119,27 @@ def score_and_render(cfg, source, staging: Path, finish: dict[str, Any], link: d
     decoder_report["video"] = "reconstruction.mp4"  # the worker's path was inside the staging folder
     (staging / "decode_report.json").write_text(json.dumps(decoder_report, indent=2))
 
-    recon = read_video(recon_path, width=None, height=None, fps=None).frames
     src = source.frames
-    length_ok = recon.shape == src.shape
-    n = min(len(src), len(recon))
-    if recon.shape[1:] != src.shape[1:]:
-        raise ValueError(f"reconstruction geometry {recon.shape[1:]} differs from the source {src.shape[1:]}")
-    q = frame_quality(src[:n], recon[:n])
-
     stream = stream_from_bytes((staging / "stream.lgvs").read_bytes())
     kf_sent = stream.keyframe_indices()
+    picks = _pick_frames(len(src), kf_sent)
+    q, recon_frames, samples, shape = _stream_score_and_render(src, recon_path, source.fps,
+                                                               staging / "side_by_side.mp4", picks)
+    if shape != src.shape[1:]:
+        raise ValueError(f"reconstruction geometry {shape} differs from the source {src.shape[1:]}")
+    n = min(len(src), recon_frames)
+    length_ok = recon_frames == len(src)
     dec = decoder_report.get("decode", decoder_report)
     kf_decoded = list(dec.get("keyframes_decoded", []))
     kf_concealed = list(dec.get("keyframes_concealed", []))
 
-    write_video(staging / "side_by_side.mp4", side_by_side(src[:n], recon[:n]), source.fps)
-    plot_frame_quality(q.psnr, q.ssim, kf_sent, staging / "frame_quality.png",
-                       title=f"{cfg.video.name}: {cfg.phy.upper()} {cfg.fec}, {cfg.channel} {cfg.snr_db:g} dB")
+    plot_frame_quality(q.psnr_rgb, q.ssim_rgb, kf_sent, staging / "frame_quality.png",
+                       title=f"{cfg.video.name}: {cfg.phy.upper()} {cfg.fec}, {cfg.channel} {cfg.snr_db:g} dB",
+                       psnr_y=q.psnr_y, ssim_y=q.ssim_y)
     plot_keyframe_timeline(len(src), {f"sent ({stream.method.upper()})": kf_sent, "decoded": kf_decoded},
                            staging / "keyframe_timeline.png", lost={"decoded": kf_concealed}, fps=float(source.fps))
-    sample_frame_grid(src[:n], recon[:n], _pick_frames(n, kf_sent), staging / "frames.png")
+    shown = [i for i in picks if i in samples]
+    sample_frame_grid(src, samples, shown, staging / "frames.png")
 
     modulation = "qpsk" if cfg.phy == "ofdm" else "bpsk"
     phy_info = link.get("phy", {})
@@ -120,15 +166,24 @@ def score_and_render(cfg, source, staging: Path, finish: dict[str, Any], link: d
         "version": __version__,
         "config": config_to_dict(cfg),
         "video": {"name": cfg.video.name, "width": v.width, "height": v.height, "fps": v.fps,
-                  "num_frames": v.num_frames, "reconstruction_frames": int(len(recon)), "full_length": length_ok},
+                  "num_frames": v.num_frames, "reconstruction_frames": int(recon_frames), "full_length": length_ok,
+                  "scored_frames": int(n)},
         "stream": {"method": stream.method, "keyframes": kf_sent, "segments": len(stream.segments),
                    "captions": [s.caption for s in stream.segments],
                    "motion_scores": [s.motion_score for s in stream.segments]},
         "link": link,
         "decoder": {k: val for k, val in decoder_report.items() if k != "stream"},
-        "quality": {"psnr_mean_db": q.mean_psnr, "psnr_min_db": float(np.min(q.psnr)),
-                    "ssim_mean": q.mean_ssim, "ssim_min": float(np.min(q.ssim))},
-        "per_frame": {"psnr_db": [round(float(x), 3) for x in q.psnr], "ssim": [round(float(x), 4) for x in q.ssim]},
+        # psnr/ssim: RGB (as before); *_y: luma BT.601 as FFmpeg's psnr/ssim filters (lgvsc.metrics.fast).
+        "quality": {"psnr_mean_db": _mean(q.psnr_rgb), "psnr_min_db": _min(q.psnr_rgb),
+                    "ssim_mean": _mean(q.ssim_rgb), "ssim_min": _min(q.ssim_rgb),
+                    "psnr_y_mean_db": _mean(q.psnr_y), "psnr_y_min_db": _min(q.psnr_y),
+                    "ssim_y_mean": _mean(q.ssim_y), "ssim_y_min": _min(q.ssim_y),
+                    "conventions": {"psnr": CONVENTIONS["psnr_rgb"], "ssim": CONVENTIONS["ssim_rgb"],
+                                    "psnr_y": CONVENTIONS["psnr_y"], "ssim_y": CONVENTIONS["ssim_y"]}},
+        "per_frame": {"psnr_db": [round(float(x), 3) for x in q.psnr_rgb],
+                      "ssim": [round(float(x), 4) for x in q.ssim_rgb],
+                      "psnr_y_db": [round(float(x), 3) for x in q.psnr_y],
+                      "ssim_y": [round(float(x), 4) for x in q.ssim_y]},
         "cbr": cbr_info,
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
     }
@@ -157,8 +212,20 @@ def write_report(cfg, staging: Path, result: dict[str, Any]) -> None:
         "",
         f"Reconstruction: **{v['reconstruction_frames']} frames** "
         f"({'full length' if v['full_length'] else 'LENGTH MISMATCH'}); "
-        f"mean PSNR **{q['psnr_mean_db']:.2f} dB** (min {q['psnr_min_db']:.2f}), "
-        f"mean SSIM **{q['ssim_mean']:.3f}** (min {q['ssim_min']:.3f}).",
+        f"mean PSNR on RGB **{q['psnr_mean_db']:.2f} dB** (min {q['psnr_min_db']:.2f}), "
+        f"mean SSIM on RGB **{q['ssim_mean']:.3f}** (min {q['ssim_min']:.3f}); "
+        f"on luma (Y' BT.601, as FFmpeg's psnr/ssim filters): PSNR **{q.get('psnr_y_mean_db', float('nan')):.2f} dB**, "
+        f"SSIM **{q.get('ssim_y_mean', float('nan')):.3f}**.",
+        "",
+        "| metric | convention | mean | min |",
+        "|---|---|---|---|",
+        f"| PSNR RGB (dB) | {q.get('conventions', {}).get('psnr', 'RGB')} | {q['psnr_mean_db']:.2f} | "
+        f"{q['psnr_min_db']:.2f} |",
+        f"| SSIM RGB | {q.get('conventions', {}).get('ssim', 'RGB')} | {q['ssim_mean']:.4f} | {q['ssim_min']:.4f} |",
+        f"| PSNR Y (dB) | {q.get('conventions', {}).get('psnr_y', 'Y')} | {q.get('psnr_y_mean_db', float('nan')):.2f} | "
+        f"{q.get('psnr_y_min_db', float('nan')):.2f} |",
+        f"| SSIM Y | {q.get('conventions', {}).get('ssim_y', 'Y')} | {q.get('ssim_y_mean', float('nan')):.4f} | "
+        f"{q.get('ssim_y_min', float('nan')):.4f} |",
         "",
         "Files: `reconstruction.mp4`, `side_by_side.mp4` (source left, reconstruction right), "
         "`stream.json` (the semantic stream sent), `decode_report.json`, `report.json`.",

@@ -21,17 +21,26 @@ def plot_frame_quality(
     keyframes: Sequence[int],
     path: str | Path,
     title: str = "Per-frame quality",
+    psnr_y: np.ndarray | None = None,
+    ssim_y: np.ndarray | None = None,
 ) -> Path:
-    """PSNR and SSIM against frame index, keyframes marked as vertical lines."""
+    """PSNR and SSIM against frame index (RGB; luma too when given), keyframes marked as vertical lines."""
     path = Path(path)
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
     frames = np.arange(len(psnr))
-    ax1.plot(frames, psnr, color="tab:blue", lw=1.2)
+    ax1.plot(frames, psnr, color="tab:blue", lw=1.2, label="RGB")
     ax1.set_ylabel("PSNR (dB)")
-    ax2.plot(frames, ssim, color="tab:green", lw=1.2)
+    ax2.plot(frames, ssim, color="tab:green", lw=1.2, label="RGB")
+    if psnr_y is not None:
+        ax1.plot(np.arange(len(psnr_y)), psnr_y, color="tab:orange", lw=1.0, ls="--", label="Y' (BT.601)")
+        ax1.legend(fontsize=8, loc="lower right")
+    if ssim_y is not None:
+        ax2.plot(np.arange(len(ssim_y)), ssim_y, color="tab:red", lw=1.0, ls="--", label="Y' (BT.601)")
+        ax2.legend(fontsize=8, loc="lower right")
     ax2.set_ylabel("SSIM")
     ax2.set_xlabel("frame")
-    ax2.set_ylim(min(0.0, float(np.min(ssim)) if len(ssim) else 0.0), 1.0)
+    lows = [float(np.min(x)) for x in (ssim, ssim_y) if x is not None and len(x)]
+    ax2.set_ylim(min([0.0, *lows]), 1.0)
     for ax in (ax1, ax2):
         for k in keyframes:
             ax.axvline(k, color="0.6", lw=0.8, ls="--")
