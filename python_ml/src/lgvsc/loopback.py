@@ -26,13 +26,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lgvsc.errors import UserError
 
-__all__ = ["LoopbackConfig", "LoopbackResult", "run_loopback", "OUTPUT_FILES", "SIONNA_CHANNELS"]
+__all__ = ["LoopbackConfig", "LoopbackResult", "run_loopback", "OUTPUT_FILES", "SIONNA_CHANNELS", "ChildFailed",
+           "LinkFailed", "EXIT_CHILD_FAILED", "EXIT_LINK_FAILED", "stage_hooks"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ OUTPUT_FILES = (
 #: Channels the Sionna emulator provides; ``awgn`` runs inside the flowgraph.
 SIONNA_CHANNELS = ("rayleigh", "rician", "tdl-a", "tdl-b", "tdl-c", "tdl-d", "tdl-e", "cdl-a", "cdl-b", "cdl-c", "cdl-d", "cdl-e")
 PHYS = ("ofdm", "psk")
+#: Seconds a child gets to stop after SIGTERM before SIGKILL (the link runner's own watchdog is 15 s).
+STOP_GRACE_S = 20.0
 FECS = ("none", "cc")
 
 
@@ -86,10 +90,27 @@ class LoopbackConfig:
     progress: bool = True
 
     def validate(self) -> None:
+        """Check every option (lgvsc.checks: the messages of ``lgvsc encode``); nothing has started yet."""
+        from lgvsc import checks
+
         self.video = Path(self.video)
         self.out_dir = Path(self.out_dir)
-        if not self.video.is_file():
-            raise UserError(f"video not found: {self.video}")
+        checks.check_snr(self.snr_db)
+        checks.check_geometry(self.width, self.height)
+        checks.check_fps(self.fps)
+        checks.check_threshold(self.threshold)
+        checks.check_target_cbr(self.target_cbr)
+        checks.check_keyframe_bytes(self.keyframe_bytes)
+        checks.check_finite("--freq-offset", self.freq_offset)
+        if checks.check_finite("--doppler", self.doppler_hz) < 0:
+            raise UserError(f"--doppler must be >= 0 Hz, got {self.doppler_hz}")
+        checks.check_positive("--samp-rate", self.samp_rate)
+        checks.check_positive("--timeout", self.timeout_s)
+        checks.check_int_range("--seed", self.seed, 0, 2**31 - 1)
+        if self.method not in ("skem", "skim"):
+            raise UserError(f"unknown keyframe method {self.method!r}; choose skem or skim")
+        if self.focus not in ("general", "main object", "background"):
+            raise UserError(f"unknown focus {self.focus!r}; choose general, main object or background")
         if self.channel != "awgn" and self.channel not in SIONNA_CHANNELS:
             raise UserError(f"unknown channel {self.channel!r}; choose awgn or one of {', '.join(SIONNA_CHANNELS)}")
         if self.phy not in PHYS:
@@ -98,12 +119,11 @@ class LoopbackConfig:
             raise UserError(f"unknown FEC mode {self.fec!r}; choose one of {', '.join(FECS)}")
         if self.profile not in ("classical", "hf"):
             raise UserError(f"unknown profile {self.profile!r}; choose classical or hf")
-        if not 64 <= self.mtu <= 4000:
-            raise UserError(f"--mtu must be in 64..4000 bytes, got {self.mtu}")
-        if self.drop_every < 0:
-            raise UserError("--drop-every must be >= 0")
-        if self.samp_rate <= 0:
-            raise UserError("--samp-rate must be positive")
+        checks.check_int_range("--mtu", self.mtu, 64, 4000, "bytes")
+        if not isinstance(self.drop_every, int) or self.drop_every < 0 or self.drop_every == 1:
+            raise UserError(f"--drop-every must be 0 (off) or >= 2, got {self.drop_every}")
+        if not self.video.is_file():
+            raise UserError(f"video not found: {self.video}")
 
     def encoder_options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {"method": self.method, "threshold": self.threshold, "focus": self.focus}
@@ -155,7 +175,7 @@ class _Children:
         self.procs: list[subprocess.Popen] = []
 
     def close(self) -> None:
-        for p in self.procs:
+        for p in [*self.procs, *(w.proc for w in self.workers)]:  # all at once: they stop in parallel
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
         for w in self.workers:
@@ -179,6 +199,7 @@ class _LinkWatcher(threading.Thread):
         self.proc = proc
         self.latest: dict[str, Any] = {}
         self.done: dict[str, Any] | None = None
+        self.final: dict[str, Any] | None = None  # its last line when it ended otherwise ("stopped", "error")
         self.ready = threading.Event()
         self.other_lines: list[str] = []
 
@@ -201,19 +222,187 @@ class _LinkWatcher(threading.Thread):
                 self.latest = msg
             elif ev == "done":
                 self.done = msg
+            elif ev in ("stopped", "error"):
+                self.final = msg
 
 
-def _progress_bar(enabled: bool):
-    from tqdm import tqdm
+#: Exit status of a run that failed because a worker or another child died, stalled or refused (UserError's).
+EXIT_CHILD_FAILED = 2
+#: Exit status of a run whose radio link failed (the flowgraph or the channel emulator died or failed).
+EXIT_LINK_FAILED = 3
+#: A worker whose status socket is silent this long (heartbeats come every 0.5 s) is taken for dead.
+HEARTBEAT_LOST_S = 20.0
+#: How often the orchestrator looks at its children (a dead one is reported within about this).
+POLL_S = 0.2
+#: Hooks called as ``hook(stage, pids)`` when a stage starts (tests kill a child at a given stage with it).
+stage_hooks: list[Callable[[str, dict[str, int]], None]] = []
 
-    return tqdm(total=None, unit="pdu", desc="on air", disable=not enabled, dynamic_ncols=True, file=sys.stderr)
+
+class ChildFailed(UserError):
+    """A worker or helper process died, stopped answering, stalled, or failed its stage (exit status 2)."""
+
+    exit_code = EXIT_CHILD_FAILED
+
+
+class LinkFailed(UserError):
+    """The radio link failed: the flowgraph or the channel emulator died or exited with an error (exit status 3)."""
+
+    exit_code = EXIT_LINK_FAILED
+
+
+def _how_it_ended(code: int | None) -> str:
+    if code is None:
+        return "is still running"
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+class _Watch:
+    """Every child of a run and what it last said: process exit and worker heartbeats.
+
+    :meth:`check` raises :class:`ChildFailed` (or :class:`LinkFailed` for the radio side) naming the
+    child that died, or the worker whose heartbeats stopped; :class:`_Stall` turns "no progress for
+    ``--timeout`` s" into the same kind of error. Nothing here blocks for more than :data:`POLL_S`.
+    """
+
+    def __init__(self) -> None:
+        self.procs: dict[str, tuple[subprocess.Popen, type[UserError]]] = {}
+        self.subs: dict[str, Any] = {}
+        self.last_seen: dict[str, float] = {}
+        self.latest: dict[str, dict[str, Any]] = {}  # last heartbeat/status map of each worker
+        self.events: dict[str, list[dict[str, Any]]] = {}  # non-heartbeat events, in order
+        self.ignore: set[str] = set()  # children whose end no longer matters (their stage is over)
+
+    def add(self, name: str, proc: subprocess.Popen, error: type[UserError] = ChildFailed,
+            status_endpoint: str | None = None) -> None:
+        from lgvsc.workers.client import StatusSubscriber
+
+        self.procs[name] = (proc, error)
+        if status_endpoint:
+            self.subs[name] = StatusSubscriber(status_endpoint)
+            self.last_seen[name] = time.monotonic()
+            self.events[name] = []
+
+    def pids(self) -> dict[str, int]:
+        return {name: p.pid for name, (p, _) in self.procs.items()}
+
+    def poll_events(self) -> None:
+        now = time.monotonic()
+        for name, sub in self.subs.items():
+            for ev in sub.poll(0):
+                self.last_seen[name] = now
+                if ev.get("event") == "heartbeat":
+                    self.latest[name] = ev
+                else:
+                    self.events[name].append(ev)
+                    del self.events[name][:-1000]
+
+    def dead(self, name: str) -> bool:
+        return self.procs[name][0].poll() is not None
+
+    def check(self, stage: str) -> None:
+        """Raise for the first child that died or went silent (``stage`` names what the run was doing)."""
+        self.poll_events()
+        now = time.monotonic()
+        for name, (proc, error) in self.procs.items():
+            if name in self.ignore:
+                continue
+            if proc.poll() is not None:
+                raise error(f"the {name} (pid {proc.pid}) {_how_it_ended(proc.returncode)} during {stage}")
+            if name in self.subs and now - self.last_seen[name] > HEARTBEAT_LOST_S:
+                raise error(f"the {name} (pid {proc.pid}) stopped answering during {stage}: "
+                            f"no heartbeat for {HEARTBEAT_LOST_S:g} s")
+
+    def close(self) -> None:
+        for sub in self.subs.values():
+            sub.close()
+
+
+class _Stall:
+    """Raises :class:`ChildFailed` when ``key`` (a progress measure) has not changed for ``limit`` seconds."""
+
+    def __init__(self, what: str, limit: float) -> None:
+        self.what, self.limit = what, limit
+        self.key: Any = object()
+        self.since = time.monotonic()
+
+    def update(self, key: Any) -> None:
+        now = time.monotonic()
+        if key != self.key:
+            self.key, self.since = key, now
+        elif now - self.since > self.limit:
+            raise ChildFailed(f"{self.what} made no progress for {self.limit:g} s (--timeout)")
+
+
+def _watched_request(endpoint: str, msg: dict[str, Any], watch: _Watch, stage: str,
+                     progress: Callable[[], Any], stall: _Stall) -> dict[str, Any]:
+    """One control request whose reply may take long: wait while the children live and progress is made."""
+    import zmq
+
+    from lgvsc.workers.transport import pack_control, unpack_control
+
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(endpoint)
+        sock.send(pack_control(msg))
+        while not sock.poll(int(POLL_S * 1000)):
+            watch.check(stage)
+            stall.update(progress())
+        return unpack_control(sock.recv())
+    finally:
+        sock.close(0)
+
+
+def _fire(stage: str, watch: _Watch) -> None:
+    for hook in list(stage_hooks):
+        hook(stage, watch.pids())
+
+
+class _Bar:
+    """One tqdm bar per stage (or none): encode (frames), on air (PDUs), decode (frames)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+
+    def stage(self, desc: str, total: int | None, unit: str) -> None:
+        from tqdm import tqdm
+
+        self.close()
+        self.bar = tqdm(total=total, unit=unit, desc=desc, disable=not self.enabled, dynamic_ncols=True,
+                        file=sys.stderr)
+
+    def show(self, n: int | None = None, total: int | None = None, **postfix: Any) -> None:
+        if self.bar is None:
+            return
+        if total is not None:
+            self.bar.total = total
+        if n is not None:
+            self.bar.n = int(n)
+        if postfix:
+            self.bar.set_postfix(refresh=False, **postfix)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
-    """Run the whole chain once; raises :class:`UserError` with a clear message on failure."""
+    """Run the whole chain once; raises :class:`UserError` with a clear message on failure.
+
+    Failures of children are :class:`ChildFailed` (exit status 2) or, for the radio side,
+    :class:`LinkFailed` (3); see docs/architecture.md, "Exit status and liveness".
+    """
     from lgvsc.loopback_report import score_and_render, write_report
     from lgvsc.video import read_video
-    from lgvsc.workers.client import FREE, StatusSubscriber, WorkerProcess, die_with_parent
+    from lgvsc.workers.client import FREE, WorkerProcess, die_with_parent
 
     cfg.validate()
     timings: dict[str, float] = {}
@@ -230,15 +419,18 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
     staging.mkdir()
 
     children = _Children()
+    watch = _Watch()
+    bar = _Bar(cfg.progress)
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         t = time.monotonic()
         dec = WorkerProcess.spawn(["decode", "--pdu-in", FREE, "--out-dir", str(staging / "decoder"),
                                    "--profile", cfg.profile])
         children.workers.append(dec)
+        watch.add("decoder worker", dec.proc, status_endpoint=dec.endpoints["status"])
         enc = WorkerProcess.spawn(["encode", "--pdu-out", FREE, "--profile", cfg.profile, "--mtu", str(cfg.mtu)])
         children.workers.append(enc)
-        enc_status = StatusSubscriber(enc.endpoints["status"])
+        watch.add("encoder worker", enc.proc, status_endpoint=enc.endpoints["status"])
         timings["start workers"] = time.monotonic() - t
 
         link_argv = [cfg.gr_python, "-m", "gnuradio.lgvsc.link_runner",
@@ -256,27 +448,43 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
                  "--sample-rate", str(cfg.samp_rate), "--seed", str(cfg.seed), "--in", iq_tx, "--out", iq_rx],
                 stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
             children.procs.append(emulator)
-            _wait_ready(emulator, "the channel emulator", timeout=120)
+            _wait_ready(emulator, "the channel emulator", timeout=120, watch=watch)
+            watch.add("channel emulator", emulator, error=LinkFailed)
             link_argv += ["--channel", "zmq", "--iq-out", iq_tx, "--iq-in", iq_rx]
         else:
             link_argv += ["--channel", "sim", "--seed", str(cfg.seed)]
 
+        # -- encode: the stream is made once, saved for the report; its PDUs wait in a bounded queue
         job = {"op": "job", "video": str(cfg.video.resolve()), "mtu": cfg.mtu, "encoder": cfg.encoder_options(),
                "video_options": cfg.video_options(), "stream_out": str(staging)}
         t = time.monotonic()
-        reply = enc.control(job, timeout=30)
+        _fire("encode", watch)
+        enc_stall = _Stall("the encoder worker", cfg.timeout_s)
+        reply = _watched_request(enc.endpoints["control"], job, watch, "encoding",
+                                 lambda: None, _Stall("the encoder worker (job request)", max(30.0, cfg.timeout_s)))
         if not reply.get("ok"):
-            raise UserError(f"the encoder refused the job: {reply.get('error')}")
-        encoded = enc_status.wait_for(lambda ev: ev.get("event") in ("job_encoded", "job_failed"),
-                                      timeout=cfg.timeout_s)
-        if encoded is None:
-            raise UserError(f"the encoder did not finish encoding within {cfg.timeout_s:g} s")
+            raise ChildFailed(f"the encoder refused the job: {reply.get('error')}")
+        bar.stage("encode", source.num_frames, "frame")
+        encoded = None
+        while encoded is None:
+            watch.check("encoding")
+            for ev in watch.events["encoder worker"]:
+                if ev.get("event") in ("job_encoded", "job_failed"):
+                    encoded = ev
+            ev_count = len(watch.events["encoder worker"])
+            frames_done = int((watch.events["encoder worker"] or [{}])[-1].get("frames_done", 0) or 0)
+            bar.show(frames_done)
+            enc_stall.update((ev_count, frames_done))
+            if encoded is None:
+                time.sleep(POLL_S)
         if encoded.get("event") == "job_failed":
-            raise UserError(f"the encoder failed: {encoded.get('error')}")
+            raise ChildFailed(f"the encoder failed: {encoded.get('error')}")
+        bar.show(source.num_frames)
         timings["encode"] = time.monotonic() - t
         total_pdus = int(encoded.get("pdus", 0))
         log.info("encoded: %s PDUs, %s bytes", total_pdus, encoded.get("payload_bytes"))
 
+        # -- on air: the flowgraph pulls from the encoder and pushes to the decoder
         t = time.monotonic()
         link = subprocess.Popen(link_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 preexec_fn=die_with_parent)
@@ -286,26 +494,52 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
         stderr_tail: list[str] = []
         stderr_thread = threading.Thread(target=_collect, args=(link.stderr, stderr_tail), daemon=True)
         stderr_thread.start()
-        bar = _progress_bar(cfg.progress)
-        bar.total = total_pdus
-        deadline = time.monotonic() + cfg.timeout_s
+        bar.stage("on air", total_pdus, "pdu")
+        link_stall = _Stall("the radio link", cfg.timeout_s)
+        link_cut: str | None = None  # why the link ended early, when the design still allows a video
+        fired_link = False
         while link.poll() is None:
-            if time.monotonic() > deadline:
-                raise UserError(f"the link did not finish within {cfg.timeout_s:g} s")
+            try:
+                watch.check("the link")
+            except ChildFailed as exc:
+                if not watch.dead("encoder worker") or watch.dead("decoder worker"):
+                    raise
+                # The encoder died mid-stream: what reached the decoder still makes a full-length,
+                # concealed video (loss is normal), so stop the flowgraph and finish with it.
+                link_cut = str(exc)
+                watch.ignore.add("encoder worker")
+                print(f"lgvsc loopback: warning: {exc}; decoding what arrived, with concealment", file=sys.stderr)
+                link.send_signal(signal.SIGTERM)
+                _wait_exit(link, STOP_GRACE_S)
+                break
             latest = watcher.latest
             if latest:
-                bar.n = int(latest.get("tx_pdus", 0))
-                bar.set_postfix(rx_ok=latest.get("rx_ok"), crc_fail=latest.get("rx_crc_fail"), refresh=False)
-                bar.refresh()
-            time.sleep(0.2)
+                bar.show(int(latest.get("tx_pdus", 0)), rx_ok=latest.get("rx_ok"), crc_fail=latest.get("rx_crc_fail"))
+                if not fired_link and int(latest.get("tx_pdus", 0)) > 0:
+                    fired_link = True
+                    _fire("link", watch)
+            link_stall.update((latest.get("samples_tx"), latest.get("rx_ok"), latest.get("rx_crc_fail"),
+                               latest.get("source", {}).get("emitted") if isinstance(latest.get("source"), dict)
+                               else None))
+            time.sleep(POLL_S)
         watcher.join(timeout=5)
         stderr_thread.join(timeout=5)
         bar.close()
-        if link.returncode != 0 or watcher.done is None:
+        watch.ignore.add("encoder worker")  # everything it had to give is on air: its end no longer matters
+        link_result = watcher.done or watcher.final
+        if link_cut is None and (link.returncode != 0 or watcher.done is None):
+            watch.check("the link")  # a worker that died explains a failed flowgraph better than its log
             tail = "\n".join(stderr_tail[-15:] or watcher.other_lines[-15:])
-            raise UserError(f"the radio flowgraph failed (exit status {link.returncode}):\n{tail}")
+            reason = (watcher.final or {}).get("reason")
+            raise LinkFailed(f"the radio flowgraph (pid {link.pid}) {_how_it_ended(link.returncode)}"
+                             + (f" ({reason})" if reason else "") + (f":\n{tail}" if tail else ""))
+        if link_result is None:  # cut short before it said anything: count what we saw
+            link_result = dict(watcher.latest, event="stopped")
+        if link_cut is not None:
+            link_result = {**link_result, "cut_short": link_cut}
         timings["on air (flowgraph)"] = time.monotonic() - t
 
+        # -- finish: decode what is left, conceal what is missing, while the decoder lives and progresses
         t = time.monotonic()
         # The flowgraph has finished, so nothing more will arrive: wait only briefly for the
         # end-of-stream object (it may have been lost), then decode what came with concealment.
@@ -313,13 +547,27 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
         # so even a run that lost every copy of the stream header yields a full-length video.
         session = {"width": int(source.width), "height": int(source.height), "fps_num": source.fps.numerator,
                    "fps_den": source.fps.denominator, "num_frames": int(source.num_frames), "name": cfg.video.name}
-        fin = dec.control({"op": "finish", "timeout": 2.0, "session": session}, timeout=cfg.timeout_s)
+        _fire("finish", watch)
+        bar.stage("decode", source.num_frames, "frame")
+
+        def dec_progress():
+            watch.poll_events()
+            evs = watch.events["decoder worker"]
+            written = max([int(e.get("frames_written") or 0) for e in evs[-5:]]
+                          + [int(watch.latest.get("decoder worker", {}).get("frames_written") or 0)])
+            bar.show(written)
+            return len(evs), written
+
+        fin = _watched_request(dec.endpoints["control"], {"op": "finish", "timeout": 2.0, "session": session},
+                               watch, "finish (decoding)", dec_progress, _Stall("the decoder worker", cfg.timeout_s))
+        bar.close()
         if not fin.get("ok"):
-            raise UserError(f"the decoder produced no video: {fin.get('error')}")
+            raise ChildFailed(f"the decoder produced no video: {fin.get('error')}")
         timings["decode (finish)"] = time.monotonic() - t
 
         t = time.monotonic()
-        result = score_and_render(cfg, source, staging, fin, watcher.done)
+        _fire("report", watch)
+        result = score_and_render(cfg, source, staging, fin, link_result)
         timings["score and render"] = time.monotonic() - t
         result["timings_s"] = timings
         write_report(cfg, staging, result)  # last, so a report only exists for a finished run
@@ -328,15 +576,25 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
                 (staging / name).replace(cfg.out_dir / name)
         return LoopbackResult(out_dir=cfg.out_dir, files={n: str(cfg.out_dir / n) for n in OUTPUT_FILES
                                                           if (cfg.out_dir / n).exists()},
-                              link=watcher.done, decoder=fin, timings_s=timings,
+                              link=link_result, decoder=fin, timings_s=timings,
                               quality=result.get("quality", {}), cbr=result.get("cbr", {}))
     finally:
+        bar.close()
+        watch.close()
         children.close()
         signal.signal(signal.SIGTERM, previous_sigterm)
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _wait_ready(proc: subprocess.Popen, what: str, timeout: float) -> None:
+def _wait_exit(proc: subprocess.Popen, timeout: float) -> None:
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _wait_ready(proc: subprocess.Popen, what: str, timeout: float, watch: _Watch | None = None) -> None:
     """Block until ``proc`` prints its JSON ``ready`` line: the radio must not start sending
     into a channel that is not there yet (its samples would be lost before the run begins)."""
     import select
@@ -344,8 +602,10 @@ def _wait_ready(proc: subprocess.Popen, what: str, timeout: float) -> None:
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if watch is not None:
+            watch.check(f"the start of {what}")
         if proc.poll() is not None:
-            raise UserError(f"{what} exited at start-up (exit status {proc.returncode})")
+            raise LinkFailed(f"{what} (pid {proc.pid}) {_how_it_ended(proc.returncode)} at start-up")
         r, _, _ = select.select([proc.stdout], [], [], 0.2)
         if r:
             line = proc.stdout.readline()
@@ -356,7 +616,7 @@ def _wait_ready(proc: subprocess.Popen, what: str, timeout: float) -> None:
             if ready:
                 threading.Thread(target=_collect, args=(proc.stdout, []), daemon=True).start()  # keep draining
                 return
-    raise UserError(f"{what} did not become ready within {timeout:g} s")
+    raise LinkFailed(f"{what} did not become ready within {timeout:g} s")
 
 
 def _collect(stream, sink: list[str]) -> None:

@@ -18,7 +18,9 @@ def add_parser(subparsers) -> None:
             "Starts the encoder and decoder workers (this venv) and the radio flowgraph (the system python3 "
             "with GNU Radio) as real processes joined by ZeroMQ on 127.0.0.1, runs VIDEO through them and "
             "writes to OUTDIR: reconstruction.mp4, side_by_side.mp4, stream.json, report.md (CBR, packets, "
-            "concealment, PSNR/SSIM, timings) with plots. Ctrl-C stops every process cleanly."
+            "concealment, PSNR/SSIM, timings) with plots. Ctrl-C stops every process cleanly. Exit status: 0 done; "
+            "2 bad option or input, or a worker that died, stopped answering or made no progress; 3 the radio "
+            "link failed (flowgraph or channel emulator); 130 interrupted."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -51,7 +53,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--fps", type=float, default=24.0, help="normalised frame rate")
     p.add_argument("--seed", type=int, default=1, help="channel seed (Sionna channels)")
     p.add_argument("--gr-python", default="/usr/bin/python3", help="the interpreter that has GNU Radio")
-    p.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds per stage")
+    p.add_argument("--timeout", type=float, default=900.0,
+                   help="give up when a stage (encode, on air, decode) makes no progress for this many seconds; "
+                        "a dead worker is reported within seconds whatever this is (docs/architecture.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -66,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         freq_offset=args.freq_offset, doppler_hz=args.doppler, drop_every=args.drop_every, seed=args.seed,
         samp_rate=args.samp_rate, gr_python=args.gr_python, timeout_s=args.timeout, progress=not args.no_progress,
     )
+    cfg.validate()  # every option, before any process starts (the messages of `lgvsc encode`)
     print(f"lgvsc loopback: {args.video} -> {args.phy.upper()} PHY, {args.channel} {args.snr:g} dB -> {args.out_dir}",
           file=sys.stderr)
     res = run_loopback(cfg)

@@ -58,18 +58,21 @@ import zmq
 from lgvsc.errors import PacketError, UserError
 from lgvsc.packets import Kind, Reassembler, parse_pdu
 from lgvsc.pmt_codec import MAX_MESSAGE_BYTES, decode_pdu
-from lgvsc.stream import Segment, VideoInfo
+from lgvsc.stream import Keyframe, Segment, VideoInfo
 from lgvsc.workers.base import Worker, WorkerOptions
 from lgvsc.workers.transport import InputThread, open_socket
 
-__all__ = ["DecoderWorker", "VIDEO_NAME", "REPORT_NAME", "MAX_WAITING_BYTES"]
+__all__ = ["DecoderWorker", "VIDEO_NAME", "REPORT_NAME", "MAX_WAITING_BYTES", "declare_keyframes"]
 
 log = logging.getLogger(__name__)
 
 VIDEO_NAME = "reconstruction.mp4"
 REPORT_NAME = "decode_report.json"
-#: Decoded frames held while an earlier segment is missing; beyond this they are re-generated at finish.
-MAX_WAITING_BYTES = 512 * 1024 * 1024
+#: Decoded frames held while an earlier segment is missing; a segment that would not fit is generated later,
+#: when it is next (the worker's memory is bounded by this plus one generator chunk, whatever the video's length).
+MAX_WAITING_BYTES = 128 * 1024 * 1024
+#: Seconds between ``progress`` status events while a long segment or the finish is being written.
+PROGRESS_EVERY_S = 0.5
 #: Items taken from the input queue per compute step before control requests are looked at again.
 BATCH = 256
 
@@ -128,6 +131,8 @@ class DecoderWorker(Worker):
         self.kf_bad: set[int] = set()
         self.waiting: dict[int, np.ndarray] = {}   # segment index -> frames (decoded out of order)
         self.waiting_bytes = 0
+        self.broken = False  # a segment failed half-written: the rest is left to finish (concealment)
+        self._last_tick = 0.0
         self.stats = {"pdus_received": 0, "pdus_invalid": 0, "objects_complete": 0, "segments_decoded": 0,
                       "segments_written": 0, "keyframes_decoded": 0, "keyframes_undecodable": 0,
                       "other_streams": 0, "decode_errors": 0}
@@ -291,11 +296,13 @@ class DecoderWorker(Worker):
         return None if st is None or j not in st.segments else st.segments[j][1]
 
     def _advance(self) -> None:
-        """Decode every segment whose three objects are in; append the contiguous ones to the video."""
-        if self.seg_dec is None:
+        """Decode every segment whose three objects are in; the next one in order goes straight to the
+        video chunk by chunk (never held whole), a later one waits in memory (bounded) for the gap to close."""
+        if self.seg_dec is None or self.broken:
             return
         h = self.header
         kfi = list(h.keyframe_indices)
+        v = h.video
         for j in range(self.next_segment, h.num_segments):
             if j in self.waiting and j != self.next_segment:
                 continue
@@ -312,39 +319,56 @@ class DecoderWorker(Worker):
                 frames = self.waiting.pop(j, None)
                 if frames is not None:
                     self.waiting_bytes -= frames.nbytes
-                else:
-                    frames = self._generate(seg, a, b, self.prev_tail)
-                    if frames is None:
-                        return
-                self._append(seg, frames)
+                    self._append(seg, [frames])
+                elif not self._append(seg, self._chunks(seg, a, b, self.prev_tail), generated=True):
+                    return
                 # a segment ready earlier may now be next
-                while self.next_segment in self.waiting:
+                while self.next_segment in self.waiting and not self.broken:
                     nxt = self.waiting.pop(self.next_segment)
                     self.waiting_bytes -= nxt.nbytes
-                    self._append(self._segment(self.next_segment), nxt)
-            elif self.waiting_bytes < MAX_WAITING_BYTES:
+                    self._append(self._segment(self.next_segment), [nxt])
+                if self.broken:
+                    return
+            elif self.waiting_bytes + seg.num_frames * v.width * v.height * 3 <= MAX_WAITING_BYTES:
                 frames = self._generate(seg, a, b, None)
                 if frames is not None:
                     self.waiting[j] = frames
                     self.waiting_bytes += frames.nbytes
 
-    def _generate(self, seg, a: int, b: int, prev_tail) -> np.ndarray | None:
-        refs = []
-        if seg.refinements:  # AV1 refinement frames after the start keyframe; a broken chain is dropped
-            try:
-                refs = self.seg_dec.decode_refinements(self._keyframe(a), seg)
-            except (ValueError, AttributeError) as exc:
-                log.warning("segment %d: refinement frames unusable: %s", seg.index, exc)
+    def _refinements(self, seg, a: int) -> list:
+        """The segment's decoded refinement frames (none when its chain is broken: boundary keyframes only)."""
+        if not seg.refinements:
+            return []
+        kf = self._keyframe(a)
         try:
-            frames = self.seg_dec.decode_segment(seg.start_frame, seg.end_frame, self.kf_frames[a],
-                                                 self.kf_frames[b], seg.caption, seg.motion_score, prev_tail,
-                                                 refinements=refs)
+            if kf is None:
+                raise ValueError("start keyframe lost")
+            return self.seg_dec.decode_refinements(kf, seg)
+        except ValueError as exc:
+            log.warning("segment %d: refinement frames unusable: %s", seg.index, exc)
+            return []
+
+    def _chunks(self, seg, a: int, b: int, prev_tail):
+        """The segment's frames as the generator makes them (chunks of at most ``max_chunk_frames``)."""
+        return self.seg_dec.iter_segment(seg.start_frame, seg.end_frame, self.kf_frames[a], self.kf_frames[b],
+                                         seg.caption, seg.motion_score, prev_tail, self._refinements(seg, a),
+                                         segment_index=seg.index)
+
+    def _generate(self, seg, a: int, b: int, prev_tail) -> np.ndarray | None:
+        """The whole segment in one preallocated array (a segment that waits for an earlier one)."""
+        v = self.header.video
+        out = np.empty((seg.num_frames, v.height, v.width, 3), np.uint8)
+        try:
+            k = 0
+            for chunk in self._chunks(seg, a, b, prev_tail):
+                out[k:k + len(chunk)] = chunk
+                k += len(chunk)
         except (ValueError, RuntimeError) as exc:
             log.warning("segment %d not generated: %s", seg.index, exc)
             self.stats["decode_errors"] += 1
             return None
         self.stats["segments_decoded"] += 1
-        return frames
+        return out
 
     def _open_writer(self):
         from lgvsc.video import VideoWriter
@@ -356,21 +380,48 @@ class DecoderWorker(Worker):
             self.writer = VideoWriter(self.out_dir / VIDEO_NAME, v.fps_fraction, crf=self.crf)
         return self.writer
 
-    def _append(self, seg, frames: np.ndarray) -> None:
+    def _tick(self) -> None:
+        """A ``progress`` event now and then while frames are written (liveness and progress for the caller)."""
+        now = time.monotonic()
+        if now - self._last_tick >= PROGRESS_EVERY_S:
+            self._last_tick = now
+            self.publish("progress", **self._progress())
+
+    def _append(self, seg, chunks, generated: bool = False) -> bool:
+        """Write ``seg``'s frames (an iterable of chunks) after what is written; False if nothing was."""
+        from lgvsc.decoder import keep_tail
+
         try:
             w = self._open_writer()
         except UserError as exc:
             log.warning("%s", exc)
             self.stats["decode_errors"] += 1
-            return
-        for f in frames if self.next_segment == 0 else frames[1:]:
-            w.write(f)
-        self.frames_written = w.frames_written
-        self.prev_tail = frames[-1:]
+            return False
+        first, written = self.next_segment != 0, 0  # the shared boundary frame is written once
+        keep = self.seg_dec.tail_frames if self.seg_dec is not None else 1
+        try:
+            for chunk in chunks:
+                out = chunk[1:] if first else chunk
+                first = False
+                for f in out:
+                    w.write(f)
+                written += len(out)
+                self.prev_tail = keep_tail(self.prev_tail, out, keep) if len(out) else self.prev_tail
+                self.frames_written = w.frames_written
+                self._tick()
+        except (ValueError, RuntimeError) as exc:
+            log.warning("segment %d not generated: %s", seg.index, exc)
+            self.stats["decode_errors"] += 1
+            if written:  # half of it is in the video: finish conceals from here on
+                self.broken = True
+            return False
+        if generated:
+            self.stats["segments_decoded"] += 1
         self.last_caption = (seg.caption, float(seg.motion_score)) if seg.caption else self.last_caption
         self.next_segment += 1
         self.stats["segments_written"] += 1
         self.publish("segment", index=seg.index, **self._progress())
+        return True
 
     # ---------------------------------------------------------------- finish
     def _tail_stream(self, stream):
@@ -406,22 +457,24 @@ class DecoderWorker(Worker):
             why = "no stream header received" if stream is None else "stream header refused by the decoder"
             return {"ok": False, "error": why, **self._progress()}
         decoder = SemanticDecoder(self.backends.generator)
-        report, _ = decoder.decode_iter(stream)  # the full plan: the report for the whole video
+        received = stream
+        # Every keyframe the header declares is a boundary, received or not: one lost with both its
+        # segment metas is still concealed at its place and counted against the header's total.
+        stream = declare_keyframes(stream, missing.keyframe_indices)
+        report, it = decoder.decode_iter(stream)  # the full plan: the report for the whole video
         v = stream.video
         try:
             if self.frames_written == v.num_frames:
                 pass
-            elif self.frames_written == 0:
-                _, it = decoder.decode_iter(stream)
-                w = self._open_writer()
-                for f in it:
-                    w.write(f)
             else:
-                _, it = decoder.decode_iter(self._tail_stream(stream))
+                if self.frames_written:  # the rest after what was written as it arrived
+                    _, it = decoder.decode_iter(self._tail_stream(stream))
+                    next(it)  # the boundary frame already written
                 w = self._open_writer()
-                next(it)  # the boundary frame already written
-                for f in it:
+                for f in it:  # frame by frame: memory bounded by one generator chunk
                     w.write(f)
+                    self.frames_written = w.frames_written
+                    self._tick()
             num_frames = self.writer.frames_written
             if num_frames != v.num_frames:
                 raise RuntimeError(f"wrote {num_frames} frames, expected {v.num_frames}")
@@ -442,7 +495,7 @@ class DecoderWorker(Worker):
             "counters": {**self.stats, "malformed_messages": self.counters.get("malformed")},
             "timing": {"first_pdu_to_header_s": None if self.t_header is None or self.t_first is None
                        else round(self.t_header - self.t_first, 3), "finish_s": round(time.monotonic() - t0, 3)},
-            "stream": stream.to_dict(include_data=False),
+            "stream": received.to_dict(include_data=False),
         }
         fd, tmp = tempfile.mkstemp(prefix=".decode_report.", suffix=".json", dir=self.out_dir)
         with os.fdopen(fd, "w") as f:
@@ -521,6 +574,20 @@ class DecoderWorker(Worker):
 
     def finish(self) -> None:
         self._abort_writer()  # shutting down without a finish: leave no half-written video
+
+
+def declare_keyframes(stream, indices):
+    """``stream`` with an empty keyframe (nothing received) at every index of ``indices`` it lacks.
+
+    The decoder conceals an empty keyframe like a missing one (lgvsc.decoder), so it is a boundary of
+    the plan and is listed in ``keyframes_concealed``, and ``keyframes_expected`` is the header's list.
+    """
+    have = {k.frame_index for k in stream.keyframes}
+    extra = [Keyframe(frame_index=int(i), codec_id="", data=b"") for i in indices if int(i) not in have]
+    if not extra:
+        return stream
+    kfs = sorted([*stream.keyframes, *extra], key=lambda k: k.frame_index)
+    return dataclasses.replace(stream, keyframes=kfs)
 
 
 MAX_SESSION_FRAMES = 24 * 3600 * 2

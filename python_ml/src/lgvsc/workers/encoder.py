@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -118,10 +119,10 @@ class EncoderWorker(Worker):
     def _video(self, job: dict[str, Any]) -> Iterator[bytes | tuple]:
         from lgvsc.encoder import EncoderConfig, SemanticEncoder
         from lgvsc.packets import packetize
-        from lgvsc.video import read_video
 
-        clip = read_video(job["video"], **(job.get("video_options") or {}))
-        self.publish("job_started", job=job["id"], video=job["video"], frames=int(clip.num_frames))
+        clip = self._read(job)
+        self.publish("job_started", job=job["id"], video=job["video"], frames=int(clip.num_frames),
+                     frames_done=int(clip.num_frames))
         cfg = EncoderConfig(**{**(job.get("encoder") or {}), "stream_id": int(job.get("stream_id", 0))})
         stream = SemanticEncoder(self.backends, cfg).encode(clip)
         if job.get("stream_out"):
@@ -133,6 +134,31 @@ class EncoderWorker(Worker):
         for p in pdus:
             yield encode_pdu({}, p)
         yield (EOS, {"job": job["id"], "pdus": len(pdus), "payload_bytes": payload_bytes})
+
+    def _read(self, job: dict[str, Any]):
+        """The normalised clip, read frame by frame with ``job_progress`` events (the orchestrator's
+        liveness and progress bar: a long read is progress, not a stall)."""
+        from fractions import Fraction
+
+        import numpy as np
+
+        from lgvsc.errors import VideoError
+        from lgvsc.video import VideoClip, iter_video, probe_video
+
+        opts = dict(job.get("video_options") or {})
+        path = job["video"]
+        probe = probe_video(path)
+        frames, last = [], time.monotonic()
+        for f in iter_video(path, **opts):
+            frames.append(f)
+            if time.monotonic() - last >= 0.5:
+                last = time.monotonic()
+                self.publish("job_progress", job=job["id"], stage="read", frames_done=len(frames))
+        if not frames:
+            raise VideoError(f"{path}: the video stream has no decodable frames")
+        fps = opts.get("fps")
+        out_fps = probe.fps if fps is None else Fraction(fps).limit_denominator(1001)
+        return VideoClip(frames=np.stack(frames), fps=out_fps, name=Path(path).name, source=probe)
 
     @staticmethod
     def _save_stream(stream, out_dir: Path) -> None:
