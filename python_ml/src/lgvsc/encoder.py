@@ -69,6 +69,8 @@ BUDGET_TOLERANCE = 0.03
 #: ``auto``: refinement frames where they buy quality (AV1 keyframes); ``none``: the paper's keyframes only.
 REFINE_MODES = ("auto", "none")
 ANALYSIS_WIDTH = 144  # simulated decode for placing refinements
+SIMULATION_STEP = 3  # the final choice simulates the decode on every third frame
+FINALISTS = 3  # coded sizes whose best quick estimate goes to the simulated decode
 
 
 def payload_bytes_for_cbr(cbr: float, width: int, height: int, num_frames: int, modulation: str = "qpsk",
@@ -124,7 +126,8 @@ class EncodeStats:
     coded_size: tuple[int, int] = (0, 0)
     qp: list[int] = field(default_factory=list)  # AV1: per unit (segment sub-streams, then the last keyframe)
     refinements: int = 0
-    estimated_psnr_y: float = 0.0  # the encoder's own estimate of its decode (AV1 search)
+    estimated_psnr_y: float = 0.0  # the encoder's own estimates of its decode (AV1 search)
+    estimated_ssim_y: float = 0.0
     candidates: int = 0  # configurations encoded and measured
 
 
@@ -281,6 +284,7 @@ class _Av1Planner:
         self._units: dict[tuple, list[bytes]] = {}
         self._mse: dict[tuple, list[float]] = {}
         self._frames: dict[tuple, np.ndarray] = {}
+        self._src_luma: dict[int, np.ndarray] = {}
         self._executor = None
 
     # -- the simulated decode that places refinements ------------------------------------------------
@@ -291,20 +295,23 @@ class _Av1Planner:
         0, 1, ... additions (at :data:`ANALYSIS_WIDTH`)."""
         import cv2
 
-        from lgvsc.backends.av1_keyframe import luma_mse
+        from lgvsc.backends.av1_keyframe import luma
         from lgvsc.backends.classical_generator import FlowInterpolationGenerator
 
         v = self.stream.video
         aw = ANALYSIS_WIDTH
         ah = max(8, 2 * round(v.height * aw / v.width / 2))
         small = [cv2.resize(f, (aw, ah), interpolation=cv2.INTER_AREA) for f in self.clip.frames]
+        ys = [luma(f) for f in small]
         gen = FlowInterpolationGenerator()
         fps = float(self.clip.fps)
-        err = np.zeros(self.n)
+        err = np.zeros(self.n)  # luma MSE of the simulated decode
 
         def span(a: int, b: int) -> None:
             out = gen._span(small[a], small[b], b - a + 1, fps)
-            err[a : b + 1] = [luma_mse(out[k], small[a + k]) for k in range(b - a + 1)]
+            for k in range(1, b - a):
+                y = luma(out[k])
+                err[a + k] = float(np.mean((y - ys[a + k]) ** 2))
             err[a] = err[b] = 0.0
 
         for a, b in zip(self.kfi, self.kfi[1:], strict=False):
@@ -360,14 +367,20 @@ class _Av1Planner:
             self._executor = ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2)))
         return self._executor
 
-    def unit_mse(self, group: list[int], size: tuple[int, int], qp: int) -> list[float]:
-        from lgvsc.backends.av1_keyframe import luma_mse
+    def unit_errors(self, group: list[int], size: tuple[int, int], qp: int) -> list[float]:
+        """Luma MSE of each decoded anchor of a unit against the source, at the video size."""
+        from lgvsc.backends.av1_keyframe import luma
 
         key = (tuple(group), size, qp)
         if key not in self._mse:
             v = self.stream.video
             dec = self.codec.decode_sequence(self.units(group, size, qp), v.width, v.height)
-            self._mse[key] = [luma_mse(d, self.clip.frames[k]) for d, k in zip(dec, group, strict=True)]
+            out = []
+            for d, k in zip(dec, group, strict=True):
+                if k not in self._src_luma:
+                    self._src_luma[k] = luma(self.clip.frames[k])
+                out.append(float(np.mean((luma(d) - self._src_luma[k]) ** 2)))
+            self._mse[key] = out
         return self._mse[key]
 
     def unit_bytes(self, group: list[int], size, qp: int) -> int:
@@ -400,18 +413,44 @@ class _Av1Planner:
         return None
 
     def distortion(self, groups, size, qps, curve_value: float) -> float:
-        """Estimated mean luma MSE of the decode: interpolation (from the simulation) + coding of the anchors
-        (measured), each anchor's coding error weighted by the frames it stands for."""
+        """Quick estimate of the decode's mean luma MSE: the simulated interpolation's (uncoded anchors, analysis
+        size) + the measured coding error of the anchors, each weighted by the frames it stands for."""
         anchors, errs = [], []
         for g, q in zip(groups, qps, strict=True):
             anchors += g
-            errs += self.unit_mse(g, size, q)
+            errs += self.unit_errors(g, size, q)
         order = np.argsort(anchors)
         a = np.asarray(anchors)[order]
         e = np.asarray(errs)[order]
         mid = np.concatenate([[0.0], (a[1:] + a[:-1]) / 2.0, [self.n]])
-        weights = np.diff(mid)
-        return float(curve_value + np.sum(weights * e) / self.n)
+        weights = np.diff(mid) / self.n
+        return float(curve_value + np.sum(weights * e))
+
+    def simulate(self, groups, size, qps, step: int = SIMULATION_STEP) -> tuple[float, float]:
+        """``(mean SSIM-Y, luma MSE)`` of the real decode (coded anchors, the classical generator at the video
+        size) on every ``step``-th frame: what the final choice among the quick estimate's best is made by."""
+        from lgvsc.backends.av1_keyframe import luma, luma_ssim
+        from lgvsc.backends.classical_generator import FlowInterpolationGenerator
+
+        v = self.stream.video
+        dec: dict[int, np.ndarray] = {}
+        for g, q in zip(groups, qps, strict=True):
+            dec.update(zip(g, self.codec.decode_sequence(self.units(g, size, q), v.width, v.height), strict=True))
+        anchors = sorted(dec)
+        gen, fps = FlowInterpolationGenerator(), float(self.clip.fps)
+        out: dict[int, np.ndarray] = {k: dec[k] for k in anchors if k % step == 0}
+        for a, b in zip(anchors, anchors[1:], strict=False):
+            offs = [k - a for k in range(a + 1, b) if k % step == 0]
+            out.update((a + o, f) for o, f in zip(offs, gen.frames_at(dec[a], dec[b], b - a + 1, fps, offs,
+                                                                     flow_scale=0.25), strict=True))
+        ss, ms = [], []
+        for k, f in out.items():
+            if k not in self._src_luma:
+                self._src_luma[k] = luma(self.clip.frames[k])
+            y = luma(f)
+            ms.append(float(np.mean((y - self._src_luma[k]) ** 2)))
+            ss.append(luma_ssim(y, self._src_luma[k]))
+        return float(np.mean(ss)), float(np.mean(ms))
 
     # -- the search --------------------------------------------------------------------------------
     def run(self) -> None:
@@ -487,6 +526,28 @@ class _Av1Planner:
         if best is None:
             smallest = self.total(self.groups([]), sizes[-1], [63] * len(self.kfi))
             raise BudgetError(_too_small(budget, overhead, len(self.kfi), smallest))
+        # the quick estimate ranks; the simulated decode of the best candidate of each of the best few sizes decides
+        per_size: dict[int, tuple] = {}
+        for c in measured.values():
+            if c is not None and (c[2] not in per_size or c[0] < per_size[c[2]][0]):
+                per_size[c[2]] = c
+        finalists = []
+        for c in sorted(per_size.values())[:FINALISTS]:
+            for factor in (2.0, 0.5):  # the walk above explored counts near the overall best size only
+                while True:
+                    n_next = min(len(order), max(0, round(c[1] * factor) if c[1] else int(factor >= 1)))
+                    if n_next == c[1]:
+                        break
+                    nxt = measure(n_next, c[2], c[3][0])
+                    if nxt is None or nxt[0] >= c[0]:
+                        break
+                    c = nxt
+            finalists.append(c)
+        scored = [(self.simulate(self.groups(order[:c[1]]), sizes[c[2]], c[3]), c) for c in finalists]
+        for (ss, _), c in scored:
+            log.info("candidate %dx%d with %d refinements at qp %d: simulated SSIM-Y %.4f", *sizes[c[2]], c[1],
+                     c[3][0], ss)
+        _, best = max(scored, key=lambda sc: sc[0][0])
         _, n_refs, i, qps = best
         size, groups = sizes[i], self.groups(order[:n_refs])
         # spend what the single qp left: lower the qp of one unit at a time while the stream still fits
@@ -505,11 +566,13 @@ class _Av1Planner:
                                                                                                      qps[u]))
             qps[u] += 1
             self._write(groups, size, qps)
-        d = self.distortion(groups, size, qps, curve[n_refs])
+        ssim, mse = self.simulate(groups, size, qps)
         enc.stats.coded_size, enc.stats.qp, enc.stats.refinements = size, qps, n_refs
-        enc.stats.estimated_psnr_y = 10 * math.log10(255.0**2 / max(d, 1e-6))
-        log.info("AV1: %dx%d, %d refinement frames, qp %s, estimated PSNR-Y %.1f dB (%d candidates)",
-                 size[0], size[1], n_refs, qps, enc.stats.estimated_psnr_y, enc.stats.candidates)
+        enc.stats.estimated_psnr_y = 10 * math.log10(255.0**2 / max(mse, 1e-6))
+        enc.stats.estimated_ssim_y = ssim
+        log.info("AV1: %dx%d, %d refinement frames, qp %s, estimated SSIM-Y %.3f, PSNR-Y %.1f dB (%d candidates)",
+                 size[0], size[1], n_refs, qps, enc.stats.estimated_ssim_y, enc.stats.estimated_psnr_y,
+                 enc.stats.candidates)
 
     def _write(self, groups, size, qps) -> None:
         kfs, stream = [], self.stream

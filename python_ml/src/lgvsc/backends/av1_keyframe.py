@@ -30,7 +30,8 @@ import numpy as np
 
 from .base import KeyframeCodec
 
-__all__ = ["Av1KeyframeCodec", "QP_MIN", "QP_MAX", "LADDER", "ladder_sizes", "luma_mse", "av1_available"]
+__all__ = ["Av1KeyframeCodec", "QP_MIN", "QP_MAX", "LADDER", "ladder_sizes", "luma", "luma_mse", "luma_ssim",
+           "av1_available"]
 
 # SVT-AV1 prints its configuration on stderr for every encoder it opens; errors only.
 os.environ.setdefault("SVT_LOG", "1")
@@ -68,6 +69,25 @@ def luma_mse(a: np.ndarray, b: np.ndarray) -> float:
     ya = cv2.cvtColor(np.ascontiguousarray(a), cv2.COLOR_RGB2GRAY).astype(np.float32)
     yb = cv2.cvtColor(np.ascontiguousarray(b), cv2.COLOR_RGB2GRAY).astype(np.float32)
     return float(np.mean((ya - yb) ** 2))
+
+
+def luma(frame: np.ndarray) -> np.ndarray:
+    """BT.601 luma of an RGB uint8 frame as float32."""
+    import cv2
+
+    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def luma_ssim(ya: np.ndarray, yb: np.ndarray) -> float:
+    """Mean SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5) of two float32 luma images."""
+    import cv2
+
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    blur = lambda x: cv2.GaussianBlur(x, (11, 11), 1.5)  # noqa: E731
+    ma, mb = blur(ya), blur(yb)
+    va, vb, cov = blur(ya * ya) - ma * ma, blur(yb * yb) - mb * mb, blur(ya * yb) - ma * mb
+    s = ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2))
+    return float(s.mean())
 
 
 def _resize(frame: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -149,6 +149,21 @@ class FlowInterpolationGenerator(SegmentGenerator):
             self._judge = ClassicalJudge()
         return self._judge.score(first, last) > self.cut_threshold
 
+    def frames_at(self, first: np.ndarray, last: np.ndarray, num_frames: int, fps: float,
+                  offsets: list[int], flow_scale: float | None = None) -> list[np.ndarray]:
+        """Only the frames at ``offsets`` (``0 < k < num_frames - 1``) of the span ``first..last``, as
+        :meth:`generate` would make them (cut or flow); the encoder's simulated decode uses it."""
+        if not offsets:
+            return []
+        if num_frames > 2 and self.is_cut(first, last):
+            tail = max(1, max(1, int(0.2 * fps)) // 2)
+            switch = max(1, num_frames - tail)
+            return [first if k < switch else last for k in offsets]
+        if np.array_equal(first, last):
+            return [first for _ in offsets]
+        f01, f10 = _flows(first, last, flow_scale or self.flow_scale)
+        return [_warp_blend(first, last, f01, f10, k / (num_frames - 1)) for k in offsets]
+
     def _span(self, first: np.ndarray, last: np.ndarray, num_frames: int, fps: float) -> np.ndarray:
         if num_frames > 2 and self.is_cut(first, last):
             return hold_and_cut(first, last, num_frames, fps)
