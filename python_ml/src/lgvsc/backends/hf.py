@@ -41,7 +41,9 @@ key                    meaning                                     default
 ``seed``               session seed (one derived seed per segment) 0
 ``use_prev_tail``      LTX: add the previous t+1 frames            True
 ``paste_keyframes``    exact boundary frames                       False
-``cpu_offload``        ``enable_model_cpu_offload`` on CUDA        False
+``cpu_offload``        ``enable_model_cpu_offload`` on CUDA;       ``auto``
+                       ``auto``: when the weights pass 85 % of
+                       the GPU's memory
 =====================  ==========================================  =====================================
 """
 
@@ -82,6 +84,17 @@ def _floats(value: Any) -> list[float] | None:
         return [float(v) for v in (value.split(",") if isinstance(value, str) else value)]
     except ValueError as exc:
         raise UserError(f"timesteps {value!r} are not a comma-separated list of numbers") from exc
+
+
+def _offload(value: Any) -> bool | str:
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v == "auto":
+            return "auto"
+        if v in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return v in ("1", "true", "yes", "on")
+        raise UserError(f"cpu_offload {value!r}: use auto, true or false")
+    return bool(value)
 
 
 def _batch(value: Any) -> int | str:
@@ -182,7 +195,7 @@ class HFBackends(Mapping):
             max_frames=int(self._opt("gen_max_frames", 81)),
             use_prev_tail=bool(self._opt("use_prev_tail", True)),
             paste_keyframes=bool(self._opt("paste_keyframes", False)),
-            cpu_offload=bool(self._opt("cpu_offload", False)),
+            cpu_offload=_offload(self._opt("cpu_offload", "auto")),
             scheduler=self._opt("gen_scheduler"),
             timesteps=_floats(self._opt("gen_timesteps")),
             pipeline_options={k: float(self._opt(k)) for k in _PIPELINE_OPTIONS if self._opt(k) is not None},

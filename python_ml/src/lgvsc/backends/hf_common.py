@@ -37,6 +37,8 @@ __all__ = [
     "pretrained_kwargs",
     "load_vlm",
     "load_diffusers_pipeline",
+    "offload_needed",
+    "OFFLOAD_FRACTION",
     "to_pil",
     "VisionLanguageModel",
 ]
@@ -175,12 +177,35 @@ def load_vlm(source: str | os.PathLike[str], device: str | None = "auto", dtype:
     return model, processor, input_device
 
 
+#: ``cpu_offload="auto"`` offloads when the pipeline's weights exceed this fraction of the GPU's memory.
+OFFLOAD_FRACTION = 0.85
+
+
+def offload_needed(weight_bytes: int, gpu_bytes: int, fraction: float = OFFLOAD_FRACTION) -> bool:
+    """Whether ``weight_bytes`` of weights leave too little of ``gpu_bytes`` for activations (``auto`` offload).
+
+    >>> offload_needed(42 * 2**30, 80 * 2**30), offload_needed(42 * 2**30, 48 * 2**30)
+    (False, True)
+    """
+    return gpu_bytes > 0 and weight_bytes > fraction * gpu_bytes
+
+
+def _pipeline_weight_bytes(pipe) -> int:
+    import torch
+
+    comps = getattr(pipe, "components", {}) or {}
+    return int(sum(p.numel() * p.element_size() for c in comps.values() if isinstance(c, torch.nn.Module)
+                   for p in c.parameters()))
+
+
 def load_diffusers_pipeline(source: str | os.PathLike[str], device: str | None = "auto",
-                            dtype: str | None = "auto", what: str = "video generator", cpu_offload: bool = False):
+                            dtype: str | None = "auto", what: str = "video generator",
+                            cpu_offload: bool | str = False):
     """Load a diffusers pipeline with ``DiffusionPipeline.from_pretrained`` (class from ``model_index.json``).
 
-    ``device="auto"`` puts it on CUDA when available, else the CPU. ``cpu_offload`` uses
-    ``enable_model_cpu_offload`` (keeps one component on the GPU at a time: needed for 14B models on 80 GB).
+    ``device="auto"`` puts it on CUDA when available, else the CPU. ``cpu_offload=True`` uses
+    ``enable_model_cpu_offload`` (keeps one component on the GPU at a time); ``"auto"`` does so only when the
+    weights exceed :data:`OFFLOAD_FRACTION` of the GPU's memory (:func:`offload_needed`).
     :output: ``(pipeline, device)``.
     """
     import torch
@@ -196,6 +221,13 @@ def load_diffusers_pipeline(source: str | os.PathLike[str], device: str | None =
         pipe = DiffusionPipeline.from_pretrained(src.location, dtype=torch_dtype, **kw)
     except (OSError, ValueError, KeyError) as exc:
         raise UserError(f"cannot load {what} pipeline {src}: {exc}") from exc
+    if cpu_offload == "auto":
+        gpu = torch.cuda.get_device_properties(torch.device(dev)).total_memory if dev.startswith("cuda") else 0
+        weights = _pipeline_weight_bytes(pipe)
+        cpu_offload = offload_needed(weights, gpu)
+        if cpu_offload:
+            log.info("%s weights %.1f GiB exceed %.0f%% of the GPU's %.1f GiB: model CPU offload on", what,
+                     weights / 2**30, OFFLOAD_FRACTION * 100, gpu / 2**30)
     if cpu_offload and dev.startswith("cuda"):
         pipe.enable_model_cpu_offload(device=dev)
     else:

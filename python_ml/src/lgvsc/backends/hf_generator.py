@@ -217,7 +217,7 @@ class HFSegmentGenerator(SegmentGenerator):
     :param max_frames: most frames per pipeline call (81 for Wan 2.1); longer segments are generated in chunks.
     :param use_prev_tail: LTX: add the previous segment's last ``t + 1`` frames as a condition.
     :param paste_keyframes: overwrite the first/last (and refinement) output frames with the received frames.
-    :param cpu_offload: ``enable_model_cpu_offload`` on CUDA (14B Wan on one 80 GB GPU).
+    :param cpu_offload: ``enable_model_cpu_offload`` on CUDA; ``"auto"``: when the weights would not leave room.
     :param scheduler: name of a diffusers scheduler class to use instead of the checkpoint's (same config).
     :param timesteps: custom denoising timesteps (LTX distilled checkpoints), passed when the pipeline takes them.
     :param pipeline_options: further ``__call__`` arguments (``decode_timestep``, ``guidance_rescale``...).
@@ -243,7 +243,7 @@ class HFSegmentGenerator(SegmentGenerator):
         max_frames: int = 81,
         use_prev_tail: bool = False,
         paste_keyframes: bool = False,
-        cpu_offload: bool = False,
+        cpu_offload: bool | str = False,
         max_sequence_length: int = 512,
         scheduler: str | None = None,
         timesteps: Sequence[float] | None = None,
