@@ -145,3 +145,15 @@ def test_impossible_budget_without_strict_warns_and_codes_small_keyframes(clip, 
         s = enc.encode(clip)
     assert "BUDGET EXCEEDED" in caplog.text
     assert all(0 < len(k.data) <= 400 for k in s.keyframes)
+
+
+def test_classical_profile_sends_compact_captions_hf_keeps_text(clip):
+    from lgvsc.backends.classical_captioner import expand_caption
+
+    s = SemanticEncoder(build_backends(keyframe_codec="webp")).encode(clip)
+    assert all(seg.caption.startswith("~") and len(seg.caption) <= 8 for seg in s.segments)
+    assert all("scene" in expand_caption(seg.caption) for seg in s.segments)
+    full = SemanticEncoder(build_backends(keyframe_codec="webp"), EncoderConfig(compact_captions=False)).encode(clip)
+    assert all("scene" in seg.caption for seg in full.segments)
+    assert len(stream_to_bytes(full)) - sum(len(k.data) for k in full.keyframes) > (
+        len(stream_to_bytes(s)) - sum(len(k.data) for k in s.keyframes) + 50 * len(s.segments))

@@ -96,6 +96,9 @@ class EncoderConfig:
     stream_id: int = 0
     refine: str = "auto"
     strict_budget: bool = False  # True: a budget too small for the stream raises BudgetError
+    #: Measured captions in their compact form (a few bytes): ``None`` = when the profile's generator ignores
+    #: captions (classical); the hf profile and user captions keep their text.
+    compact_captions: bool | None = None
 
     def __post_init__(self) -> None:
         if self.refine not in REFINE_MODES:
@@ -163,12 +166,20 @@ class SemanticEncoder:
         return out
 
     def _segments(self, clip: VideoClip, sel: KeyframeSelection) -> list[Segment]:
+        from lgvsc.backends.classical_captioner import FeatureCaptioner, compact_caption
+
         fps = float(clip.fps)
+        compact = self.config.compact_captions
+        if compact is None:
+            compact = getattr(self.backends, "profile", "classical") == "classical"
+        compact = compact and isinstance(self.backends.captioner, FeatureCaptioner)
         segs = []
         for i, (a, b) in enumerate(sel.segments):
             picks = np.unique(np.linspace(a, b, self.config.caption_frames).round().astype(int))
             frames = [clip.frames[k] for k in picks]
             caption = self.backends.captioner.caption_segment(frames, index=i, start_s=a / fps, end_s=(b + 1) / fps)
+            if compact:
+                caption = compact_caption(caption)
             mag = float(self.backends.motion.magnitude(clip.frames[a : b + 1]))
             # the score travels as one byte (lgvsc.wire.quantise_motion); the magnitude is not sent
             score = quantise_motion(float(self.backends.motion.score(mag))) * MOTION_STEP

@@ -46,3 +46,15 @@ def test_bad_caption_files(tmp_path, content):
         load_captions(p)
     with pytest.raises(UserError, match="cannot read"):
         load_captions(tmp_path / "missing.txt")
+
+
+def test_compact_caption_round_trips_the_feature_grammar():
+    from lgvsc.backends.classical_captioner import compact_caption, expand_caption
+
+    for text in ("dim scene; mostly green and dark green; little movement, camera moving left; the scene changes",
+                 "bright scene; mostly gray, green and blue; large movement", "dark scene; mostly black; static",
+                 "well-lit scene; mostly beige; very large movement, camera moving down"):
+        code = compact_caption(text)
+        assert code.startswith("~") and len(code) <= 8 and expand_caption(code) == text
+    for other in ("a dog runs on a beach", "dim scene; mostly teal; static", "~nonsense", "~"):
+        assert compact_caption(other) == other and expand_caption(other) == other

@@ -11,6 +11,18 @@ distance between the first and last frame). Example output::
     "bright scene; mostly gray, green and blue; little movement, camera moving left"
 
 :class:`FileCaptioner` reads captions a person wrote (see :func:`load_captions`).
+
+**Compact form.** The classical generator never reads captions, so the classical
+profile sends :class:`FeatureCaptioner`'s caption in a compact form of a few bytes
+(:func:`compact_caption`; :func:`expand_caption` gives the text back, e.g. in
+``lgvsc inspect``). It starts with ``~``, then one letter for the light
+(``k`` dark, ``d`` dim, ``w`` well-lit, ``b`` bright), one capital per colour
+(``A``.. in the order of :data:`COLOUR_NAMES`), the motion (``0`` static, ``1``
+little, ``2`` large, ``3`` very large movement), the camera direction (``<``
+left, ``>`` right, ``^`` up, ``v`` down) and ``!`` when the scene changes::
+
+    "dim scene; mostly green and dark green; little movement, camera moving left; the scene changes"
+    -> "~dGM1<!"
 """
 
 from __future__ import annotations
@@ -28,7 +40,8 @@ from lgvsc.errors import UserError
 from .base import Captioner
 from .classical_motion import REFERENCE_WIDTH, dis_flow, to_gray_small
 
-__all__ = ["FeatureCaptioner", "FileCaptioner", "TimedCaption", "load_captions", "COLOUR_NAMES"]
+__all__ = ["FeatureCaptioner", "FileCaptioner", "TimedCaption", "load_captions", "COLOUR_NAMES", "compact_caption",
+           "expand_caption"]
 
 #: Basic colour names and their sRGB prototypes (Berlin & Kay's basic terms).
 COLOUR_NAMES: dict[str, tuple[int, int, int]] = {
@@ -48,6 +61,64 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 
 _PALETTE_LAB = _lab(np.array(list(COLOUR_NAMES.values()), np.uint8))
 _PALETTE_NAMES = list(COLOUR_NAMES)
+
+
+_LIGHT = {"dark": "k", "dim": "d", "well-lit": "w", "bright": "b"}
+_COLOUR_CODE = {name: chr(ord("A") + i) for i, name in enumerate(COLOUR_NAMES)}
+_SPEED = {"static": "0", "little movement": "1", "large movement": "2", "very large movement": "3"}
+_DIRECTION = {"left": "<", "right": ">", "up": "^", "down": "v"}
+_CHANGES = "the scene changes"
+
+
+def _inverse(d: dict[str, str]) -> dict[str, str]:
+    return {v: k for k, v in d.items()}
+
+
+def compact_caption(text: str) -> str:
+    """The compact form of a :class:`FeatureCaptioner` caption (see the module docstring); any other text is
+    returned unchanged."""
+    parts = text.split("; ")
+    try:
+        light = _LIGHT[parts[0].removesuffix(" scene")]
+        if not parts[0].endswith(" scene") or not parts[1].startswith("mostly "):
+            return text
+        names = parts[1].removeprefix("mostly ").replace(" and ", ", ").split(", ")
+        colours = "".join(_COLOUR_CODE[n] for n in names)
+        speed, _, camera = parts[2].partition(", camera moving ")
+        motion = _SPEED[speed] + (_DIRECTION[camera] if camera else "")
+        rest = parts[3:]
+    except (IndexError, KeyError):
+        return text
+    if rest not in ([], [_CHANGES]):
+        return text
+    return "~" + light + colours + motion + ("!" if rest else "")
+
+
+def expand_caption(code: str) -> str:
+    """The text of a compact caption (:func:`compact_caption`); any other text is returned unchanged."""
+    if not code.startswith("~") or len(code) < 4:
+        return code
+    light, speeds, dirs, colours = _inverse(_LIGHT), _inverse(_SPEED), _inverse(_DIRECTION), _inverse(_COLOUR_CODE)
+    body = code[1:]
+    if body[0] not in light:
+        return code
+    i = 1
+    names = []
+    while i < len(body) and body[i] in colours:
+        names.append(colours[body[i]])
+        i += 1
+    if not names or i >= len(body) or body[i] not in speeds:
+        return code
+    motion = speeds[body[i]]
+    i += 1
+    if i < len(body) and body[i] in dirs:
+        motion += f", camera moving {dirs[body[i]]}"
+        i += 1
+    changes = i < len(body) and body[i] == "!"
+    if i + changes != len(body):
+        return code
+    colour_text = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return "; ".join([f"{light[body[0]]} scene", f"mostly {colour_text}", motion] + ([_CHANGES] if changes else []))
 
 
 class FeatureCaptioner(Captioner):
