@@ -42,7 +42,8 @@ from lgvsc.backends.classical_generator import interpolate_at
 from lgvsc.backends.classical_keyframe import keyframe_codec_for
 from lgvsc.stream import REFINEMENT_CODEC, Keyframe, Segment, SemanticStream, VideoInfo
 
-__all__ = ["GREY", "DecodeReport", "SegmentDecoder", "SemanticDecoder", "MAX_FRAMES", "MAX_PIXELS", "keep_tail"]
+__all__ = ["GREY", "DecodeReport", "SegmentDecoder", "SemanticDecoder", "MAX_FRAMES", "MAX_PIXELS", "keep_tail",
+           "declare_keyframes"]
 
 log = logging.getLogger(__name__)
 
@@ -383,3 +384,19 @@ class SemanticDecoder:
         if len(out) != stream.video.num_frames:  # an invariant of the plan; never expected
             raise RuntimeError(f"decoded {len(out)} frames, expected {stream.video.num_frames}")
         return out, report
+
+
+def declare_keyframes(stream: SemanticStream, indices) -> SemanticStream:
+    """``stream`` with an empty keyframe (nothing received) at every frame index of ``indices`` it lacks.
+
+    The decoder conceals an empty keyframe like a missing one, so a keyframe the stream header
+    declares is a boundary of the plan, listed in ``keyframes_concealed`` and counted in
+    ``keyframes_expected`` even when it was lost together with both its segment metas.
+    """
+    import dataclasses
+
+    have = {k.frame_index for k in stream.keyframes}
+    extra = [Keyframe(frame_index=int(i), codec_id="", data=b"") for i in indices if int(i) not in have]
+    if not extra:
+        return stream
+    return dataclasses.replace(stream, keyframes=sorted([*stream.keyframes, *extra], key=lambda k: k.frame_index))

@@ -10,7 +10,11 @@ Two layers, both msgpack (no ext types, strict limits on every length):
   caption, motion score, side info). Each is a msgpack array with fields in a
   fixed order (see docs/PROTOCOL.md).
 * **the stream file** — ``MAGIC + version byte + msgpack [header, [keyframes],
-  [segments]]``; this is what ``lgvsc encode`` writes.
+  [segments]]``; this is what ``lgvsc encode`` writes. In version 2 each object is a
+  msgpack ``bin`` holding the object's bytes followed by their CRC-32 (big-endian,
+  :func:`zlib.crc32`), checked on read: :func:`read_stream_bytes` drops a damaged
+  keyframe or segment and names it (the decoder conceals it), a damaged header is an
+  error. Over the air the PHY's CRC does this job, so PDUs carry no CRC of ours.
 
 Version 2 (this build writes it; version 1 still reads): the segment meta carries
 the motion score as one byte (steps of :data:`MOTION_STEP`) instead of two
@@ -30,6 +34,7 @@ Example::
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +66,8 @@ __all__ = [
     "decode_segment",
     "stream_to_bytes",
     "stream_from_bytes",
+    "DamagedObject",
+    "read_stream_bytes",
 ]
 
 #: File/stream magic: ASCII "LGVS".
@@ -482,18 +489,23 @@ def stream_to_bytes(stream: SemanticStream) -> bytes:
     keyframe ``i`` to keyframe ``i + 1``) or holds values the format cannot carry.
     """
     validate_for_wire(stream)
-    # Objects are packed individually and embedded as raw msgpack, so the file
-    # body is exactly [header, [kf...], [seg...]] built from the same encoders
-    # the packetiser uses.
+    # Objects are packed individually with the same encoders the packetiser uses; each goes
+    # into the file body [header, [kf...], [seg...]] as a bin of its bytes and their CRC-32,
+    # so a flipped bit inside an object damages that object only, and is detected.
     parts = [
         b"\x93",  # fixarray of 3
-        encode_header(stream),
+        _crc_record(encode_header(stream)),
         _array_prefix(len(stream.keyframes)),
-        *(encode_keyframe(k) for k in stream.keyframes),
+        *(_crc_record(encode_keyframe(k)) for k in stream.keyframes),
         _array_prefix(len(stream.segments)),
-        *(encode_segment(s) for s in stream.segments),
+        *(_crc_record(encode_segment(s)) for s in stream.segments),
     ]
     return MAGIC + bytes([WIRE_VERSION]) + b"".join(parts)
+
+
+def _crc_record(obj: bytes) -> bytes:
+    """msgpack ``bin`` of ``obj + crc32(obj)`` (4 bytes, big-endian)."""
+    return _pack(obj + zlib.crc32(obj).to_bytes(4, "big"))
 
 
 def _array_prefix(n: int) -> bytes:
@@ -504,10 +516,39 @@ def _array_prefix(n: int) -> bytes:
     return b"\xdd" + n.to_bytes(4, "big")
 
 
-def stream_from_bytes(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> SemanticStream:
-    """Parse the binary stream form; raise :class:`PacketError` for anything malformed.
+@dataclass(frozen=True)
+class DamagedObject:
+    """An object of a stream file whose CRC-32 (or content) did not check out; it was left out."""
 
-    ``max_size`` bounds the whole input and every byte string inside it.
+    kind: str  # "keyframe" or "segment"
+    position: int  # its place in the file's list (keyframe object id, segment index)
+    frame_index: int | None  # keyframe: its frame index, from the header
+    reason: str
+
+    def describe(self) -> str:
+        where = f" (frame {self.frame_index})" if self.frame_index is not None else ""
+        return f"{self.kind} {self.position}{where}: {self.reason}"
+
+
+def stream_from_bytes(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> SemanticStream:
+    """Parse the binary stream form; raise :class:`PacketError` for anything malformed or damaged.
+
+    ``max_size`` bounds the whole input and every byte string inside it. :func:`read_stream_bytes`
+    is the tolerant reader (damaged objects left out and named).
+    """
+    stream, damaged = read_stream_bytes(data, max_size)
+    if damaged:
+        raise PacketError(f"damaged {damaged[0].describe()}")
+    return stream
+
+
+def read_stream_bytes(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> tuple[SemanticStream, list[DamagedObject]]:
+    """Parse the binary stream form, leaving out (and listing) keyframes and segments that are damaged.
+
+    A version-2 file checks every object's CRC-32; an object that fails it, or does not decode, or
+    contradicts the header, is left out of the stream and listed, so the decoder conceals it like a
+    lost one. A damaged header, or a file whose structure is broken (a length prefix hit), raises
+    :class:`PacketError`: nothing can be decoded then. Version-1 files (no CRC) read as before.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise PacketError(f"expected bytes, got {type(data).__name__}")
@@ -521,14 +562,43 @@ def stream_from_bytes(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> Semantic
         raise PacketError(f"unsupported stream wire version {version} (this build reads "
                           f"{', '.join(map(str, READABLE_WIRE_VERSIONS))})")
     body = _array(_unpack(data[len(MAGIC) + 1 :], max_size, "stream"), "stream", 3)
-    # Re-pack each object and run it through the per-object decoder so there is
-    # exactly one validation path per object type.
-    header = _decode_obj(body[0], decode_header, max_size)
     if type(body[1]) is not list or type(body[2]) is not list:
         raise PacketError("stream: keyframes and segments must be arrays")
-    kfs = [_decode_obj(k, decode_keyframe, max_size) for k in body[1]]
-    segs = [_decode_obj(s, decode_segment, max_size) for s in body[2]]
-    _check_consistent(header, kfs, segs)
+    # Each object goes through the per-object decoder so there is exactly one validation path per
+    # object type: CRC records (version 2) are checked and decoded, raw objects (version 1, and
+    # version-2 files written before the CRC) re-packed first.
+    checked = type(body[0]) is bytes
+    if checked and version < 2:
+        raise PacketError("stream: CRC records in a version-1 file")
+    try:
+        header = _decode_obj(body[0], decode_header, max_size, checked)
+    except PacketError as e:
+        raise PacketError(f"stream header damaged, nothing can be decoded without it ({e})") from e
+    if len(body[1]) != len(header.keyframe_indices) or len(body[2]) != header.num_segments:
+        raise PacketError(f"the file does not match the header's keyframe indices and segment count: "
+                          f"{len(header.keyframe_indices)} keyframes and {header.num_segments} segments listed, "
+                          f"{len(body[1])} and {len(body[2])} held")
+    damaged: list[DamagedObject] = []
+    kfs, segs = [], []
+    for i, k in enumerate(body[1]):
+        try:
+            kf = _decode_obj(k, decode_keyframe, max_size, checked)
+            if kf.frame_index != header.keyframe_indices[i]:
+                raise PacketError(f"is frame {kf.frame_index}, the header says {header.keyframe_indices[i]}")
+            kfs.append(kf)
+        except PacketError as e:
+            damaged.append(DamagedObject("keyframe", i, header.keyframe_indices[i], str(e)))
+    for i, x in enumerate(body[2]):
+        try:
+            seg = _decode_obj(x, decode_segment, max_size, checked)
+            if seg.index != i:
+                raise PacketError(f"carries index {seg.index}")
+            check_segment_bounds(header, seg)
+            segs.append(seg)
+        except PacketError as e:
+            damaged.append(DamagedObject("segment", i, None, str(e)))
+    if not checked and damaged:  # no CRC to tell damage from a malformed file: as strict as before
+        raise PacketError(f"{damaged[0].kind} {damaged[0].position}: {damaged[0].reason}")
     stream = header.empty_stream()
     stream.keyframes = kfs
     stream.segments = segs
@@ -536,10 +606,17 @@ def stream_from_bytes(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> Semantic
         stream.validate()
     except ValueError as e:
         raise PacketError(f"inconsistent stream: {e}") from e
-    return stream
+    return stream, damaged
 
 
-def _decode_obj(obj: Any, decoder: Any, max_size: int) -> Any:
+def _decode_obj(obj: Any, decoder: Any, max_size: int, checked: bool = False) -> Any:
+    if checked:
+        if type(obj) is not bytes or len(obj) < 5:
+            raise PacketError("not a CRC record")
+        raw, crc = obj[:-4], int.from_bytes(obj[-4:], "big")
+        if zlib.crc32(raw) != crc:
+            raise PacketError("CRC-32 mismatch (damaged)")
+        return decoder(raw, max_size)
     try:
         raw = msgpack.packb(obj, use_bin_type=True)
     except (TypeError, ValueError, OverflowError) as e:  # pragma: no cover - came from unpackb

@@ -40,14 +40,17 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from lgvsc.cli.streamfile import read_stream_file
-    from lgvsc.decoder import SemanticDecoder
+    from lgvsc.cli.streamfile import read_stream_file_tolerant
+    from lgvsc.decoder import SemanticDecoder, declare_keyframes
     from lgvsc.profiles import build_backends
     from lgvsc.video import VideoWriter, sigterm_as_exit
 
     if not 0 <= args.crf <= 51:
         raise UserError(f"--crf must lie in 0..51, got {args.crf}")
-    stream = read_stream_file(args.stream)
+    stream, damaged = read_stream_file_tolerant(args.stream)
+    for d in damaged:  # the file form's CRC-32: a damaged object is concealed like a lost one
+        print(f"lgvsc decode: warning: {args.stream}: damaged {d.describe()}; concealed", file=sys.stderr)
+    stream = declare_keyframes(stream, [d.frame_index for d in damaged if d.frame_index is not None])
     backends = build_backends(args.profile, keyframe_codec="webp", **profile_options(args))
     decoder = SemanticDecoder(backends.generator)
     try:
@@ -62,9 +65,11 @@ def run(args: argparse.Namespace) -> int:
     with VideoWriter(args.output, v.fps_fraction, crf=args.crf) as writer:
         for frame in tqdm(frames, total=v.num_frames, desc="decoding", unit="frame", disable=not show, leave=False):
             writer.write(frame)
-    print(f"{args.output}: {report.summary()}")
+    damage = f"; damaged objects concealed: {', '.join(d.describe() for d in damaged)}" if damaged else ""
+    print(f"{args.output}: {report.summary()}{damage}")
     if args.report:
         from pathlib import Path
 
-        Path(args.report).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        doc = {**report.to_dict(), "damaged_objects": [vars(d) for d in damaged]}
+        Path(args.report).write_text(json.dumps(doc, indent=2) + "\n")
     return 0

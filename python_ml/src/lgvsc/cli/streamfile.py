@@ -16,14 +16,23 @@ from pathlib import Path
 from lgvsc.errors import PacketError, UserError
 from lgvsc.stream import SemanticStream
 
-__all__ = ["read_stream_file", "write_stream_file", "MAX_STREAM_FILE"]
+__all__ = ["read_stream_file", "read_stream_file_tolerant", "write_stream_file", "MAX_STREAM_FILE"]
 
 MAX_STREAM_FILE = 64 * 1024 * 1024
 
 
 def read_stream_file(path: str | os.PathLike) -> SemanticStream:
-    """Load a binary or JSON stream file; :class:`UserError` for anything unreadable or malformed."""
-    from lgvsc.wire import MAGIC, stream_from_bytes
+    """Load a binary or JSON stream file; :class:`UserError` for anything unreadable, malformed or damaged."""
+    stream, damaged = read_stream_file_tolerant(path)
+    if damaged:
+        raise UserError(f"{path}: damaged semantic stream ({damaged[0].describe()})")
+    return stream
+
+
+def read_stream_file_tolerant(path: str | os.PathLike) -> tuple[SemanticStream, list]:
+    """Like :func:`read_stream_file`, but a binary file's damaged keyframes and segments (CRC-32) are left
+    out and returned as :class:`lgvsc.wire.DamagedObject` for the caller to report and conceal."""
+    from lgvsc.wire import MAGIC, read_stream_bytes
 
     p = Path(path)
     try:
@@ -38,14 +47,14 @@ def read_stream_file(path: str | os.PathLike) -> SemanticStream:
         raise UserError(f"{p}: cannot read ({exc.strerror or exc})") from exc
     if data.startswith(MAGIC):
         try:
-            return stream_from_bytes(data)
+            return read_stream_bytes(data)
         except PacketError as exc:
             raise UserError(f"{p}: malformed semantic stream ({exc})") from exc
     if data.lstrip()[:1] == b"{":
         from lgvsc.stream_json import StreamJsonError, parse_stream_json
 
         try:  # every field type- and range-checked: a named error, never a traceback
-            return parse_stream_json(data)
+            return parse_stream_json(data), []
         except StreamJsonError as exc:
             raise UserError(f"{p}: malformed JSON semantic stream ({exc})") from None
     raise UserError(f"{p}: not a semantic stream file (no LGVS magic, not JSON)")
