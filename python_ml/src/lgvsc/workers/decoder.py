@@ -45,6 +45,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import queue
 import tempfile
@@ -101,8 +102,13 @@ class DecoderWorker(Worker):
     def __init__(self, options: WorkerOptions, out_dir: Path, pdu_in: str = "tcp://127.0.0.1:*",
                  profile: str = "classical", profile_options: dict[str, Any] | None = None,
                  sub: str | None = None, finish_on_end: bool = False, exit_on_finish: bool = False,
-                 crf: int = 18) -> None:
+                 crf: int = 18, segment_deadline_s: float | None = None) -> None:
         super().__init__(options)
+        if segment_deadline_s is not None and not math.isfinite(segment_deadline_s):
+            raise UserError(f"segment deadline must be a finite number of seconds, got {segment_deadline_s}")
+        #: Latency budget of each segment after its playout time (None: no deadline, generate in line).
+        self.deadline_s = segment_deadline_s
+        self._executor = None  # the generation thread (deadline mode)
         self.out_dir = Path(out_dir)
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -136,6 +142,11 @@ class DecoderWorker(Worker):
         self.stats = {"pdus_received": 0, "pdus_invalid": 0, "objects_complete": 0, "segments_decoded": 0,
                       "segments_written": 0, "keyframes_decoded": 0, "keyframes_undecodable": 0,
                       "other_streams": 0, "decode_errors": 0}
+        self.stats.update(segments_late=0, segments_late_used=0, segments_concealed_deadline=0)
+        self.pending: tuple[int, Any] | None = None  # (segment index, future) being generated (deadline mode)
+        self.late: dict[int, float] = {}  # segment index -> seconds past its deadline when it was found late
+        self.late_used: list[int] = []
+        self.deadline_concealed: list[int] = []
         self.end_received = False
         self.result: dict[str, Any] | None = None
         self.t_first: float | None = None
@@ -167,6 +178,8 @@ class DecoderWorker(Worker):
     # ---------------------------------------------------------------- PDUs
     def step(self, timeout: float) -> None:
         self._consume(timeout)
+        if self.deadline_s is not None and self.header is not None:
+            self._advance()  # a generation may have finished, or a deadline passed, with no PDU arriving
         if self.finish_on_end and self.end_received and self.result is None:
             self.result = self._finish()
             self.result["finished"] = True
@@ -300,6 +313,9 @@ class DecoderWorker(Worker):
         video chunk by chunk (never held whole), a later one waits in memory (bounded) for the gap to close."""
         if self.seg_dec is None or self.broken:
             return
+        if self.deadline_s is not None:
+            self._advance_deadline()
+            return
         h = self.header
         kfi = list(h.keyframe_indices)
         v = h.video
@@ -369,6 +385,100 @@ class DecoderWorker(Worker):
             return None
         self.stats["segments_decoded"] += 1
         return out
+
+    # ---------------------------------------------------------------- deadlines (long generator steps)
+    def _deadline(self, seg) -> float:
+        """Monotonic time by which ``seg`` must be out: its playout end (clock from the header) plus the budget."""
+        t0 = self.t_header if self.t_header is not None else time.monotonic()
+        return t0 + (seg.end_frame + 1) / self.header.video.fps + float(self.deadline_s)
+
+    def _ready(self, j: int):
+        """``(seg, a, b)`` when segment ``j``'s meta and both keyframes are decoded, else None."""
+        seg = self._segment(j)
+        if seg is None:
+            return None
+        kfi = list(self.header.keyframe_indices)
+        try:
+            a, b = kfi.index(seg.start_frame), kfi.index(seg.end_frame)
+        except ValueError:
+            return None
+        return (seg, a, b) if a in self.kf_frames and b in self.kf_frames else None
+
+    def _advance_deadline(self) -> None:
+        """Deadline mode: the generator runs on its own thread, one segment at a time and in order, so the compute
+        loop keeps taking PDUs however long a step takes. A segment still generating at its deadline is reported
+        late (``segment_late`` event); its result is written when it comes, unless ``finish`` closed the output
+        first, which conceals it."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self.pending is not None:
+            j, fut = self.pending
+            seg = self._segment(j)
+            late = time.monotonic() - self._deadline(seg)
+            if late > 0 and j not in self.late:
+                self.late[j] = late
+                self.stats["segments_late"] += 1
+                log.warning("segment %d missed its deadline (%.1f s late)", j, late)
+                self.publish("segment_late", index=j, late_s=round(late, 3), **self._progress())
+            if not fut.done():
+                return
+            self.pending = None
+            frames = fut.result()  # _generate catches the generator's errors (None)
+            if frames is None or not self._append(seg, [frames]):
+                return  # finish conceals it
+            if j in self.late:
+                self.late_used.append(j)
+                self.stats["segments_late_used"] += 1
+        if self.next_segment >= self.header.num_segments:
+            return
+        ready = self._ready(self.next_segment)
+        if ready is None:
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode-generate")
+        seg, a, b = ready
+        tail = None if self.prev_tail is None else self.prev_tail.copy()
+        self.pending = (self.next_segment, self._executor.submit(self._generate, seg, a, b, tail))
+
+    def _settle_deadlines(self) -> None:
+        """At finish (the output closes): use every segment whose generation ends by its deadline; the rest is
+        concealed (classical interpolation from its keyframes, by the finish path)."""
+        while not self.broken and self.header is not None and self.seg_dec is not None:
+            if self.pending is None:
+                if self.next_segment >= self.header.num_segments or self._ready(self.next_segment) is None:
+                    return
+                self._advance_deadline()  # submits the next segment
+                continue
+            j, fut = self.pending
+            wait = self._deadline(self._segment(j)) - time.monotonic()
+            try:
+                fut.result(timeout=max(0.0, wait))
+            except TimeoutError:
+                self.pending = None  # abandoned: its late result is not used, the output is closing
+                self.late.setdefault(j, -wait)
+                log.warning("segment %d not generated by its deadline: concealed", j)
+                return
+            self._advance_deadline()  # writes it
+            if self.pending is None and (self.next_segment >= self.header.num_segments or self.broken):
+                return
+
+    def _finish_generator(self):
+        """The generator for what finish still has to make: the profile's, or in deadline mode (where every
+        remaining segment has missed its turn) the classical interpolation, which costs milliseconds."""
+        if self.deadline_s is None:
+            return self.backends.generator
+        from lgvsc.backends.classical_generator import FlowInterpolationGenerator
+
+        if self.header is not None:
+            self.deadline_concealed = list(range(self.next_segment, self.header.num_segments))
+            self.stats["segments_concealed_deadline"] = len(self.deadline_concealed)
+        return FlowInterpolationGenerator()
+
+    def _deadline_report(self) -> dict[str, Any] | None:
+        if self.deadline_s is None:
+            return None
+        return {"segment_deadline_s": self.deadline_s, "late": sorted(self.late),
+                "late_used": sorted(self.late_used), "concealed": self.deadline_concealed}
 
     def _open_writer(self):
         from lgvsc.video import VideoWriter
@@ -456,7 +566,9 @@ class DecoderWorker(Worker):
             self._abort_writer()
             why = "no stream header received" if stream is None else "stream header refused by the decoder"
             return {"ok": False, "error": why, **self._progress()}
-        decoder = SemanticDecoder(self.backends.generator)
+        if self.deadline_s is not None:
+            self._settle_deadlines()
+        decoder = SemanticDecoder(self._finish_generator())
         received = stream
         # Every keyframe the header declares is a boundary, received or not: one lost with both its
         # segment metas is still concealed at its place and counted against the header's total.
@@ -497,6 +609,8 @@ class DecoderWorker(Worker):
                        else round(self.t_header - self.t_first, 3), "finish_s": round(time.monotonic() - t0, 3)},
             "stream": received.to_dict(include_data=False),
         }
+        if self.deadline_s is not None:
+            doc["deadline"] = self._deadline_report()
         fd, tmp = tempfile.mkstemp(prefix=".decode_report.", suffix=".json", dir=self.out_dir)
         with os.fdopen(fd, "w") as f:
             json.dump(doc, f, indent=2)
@@ -505,7 +619,8 @@ class DecoderWorker(Worker):
         return {"ok": True, "video": str(video), "report": str(report_path), "num_frames": num_frames,
                 "concealed": report.concealed, "summary": report.summary(),
                 "missing_keyframes": list(missing.missing_keyframes),
-                "missing_segments": list(missing.missing_segments), **self._progress()}
+                "missing_segments": list(missing.missing_segments), "deadline": self._deadline_report(),
+                **self._progress()}
 
     # ---------------------------------------------------------------- control
     def handle_control(self, msg: dict[str, Any]) -> dict[str, Any]:
@@ -574,6 +689,8 @@ class DecoderWorker(Worker):
 
     def finish(self) -> None:
         self._abort_writer()  # shutting down without a finish: leave no half-written video
+        if self._executor is not None:  # a generation still running is not waited for
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def declare_keyframes(stream, indices):
