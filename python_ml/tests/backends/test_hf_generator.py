@@ -260,3 +260,25 @@ def test_fast_path_options_are_checked(tiny_wan, tiny_ltx):
         HFSegmentGenerator(tiny_ltx, scheduler="NoSuchScheduler")
     g = HFSegmentGenerator(tiny_wan, preset="wan")
     assert (g.num_inference_steps, g.guidance_scale, g.timesteps) == (30, 5.0, None)
+
+
+def test_whole_decoder_hands_ltx_the_last_emitted_frames(tiny_ltx):
+    """SemanticDecoder -> HFSegmentGenerator: the second segment is conditioned on segment 0's last t+1 frames."""
+    from lgvsc.backends.classical_keyframe import keyframe_codec_for
+    from lgvsc.decoder import SemanticDecoder
+    from lgvsc.stream import Keyframe, Segment, SemanticStream, VideoInfo
+
+    g = HFSegmentGenerator(tiny_ltx, num_inference_steps=1, guidance_scale=1.0, max_sequence_length=16,
+                           use_prev_tail=True)
+    codec = keyframe_codec_for("webp")
+    rng = np.random.default_rng(5)
+    kfs = [Keyframe(i, "webp", codec.encode(rng.integers(0, 256, (32, 64, 3), dtype=np.uint8), 600)) for i in (0, 6, 12)]
+    segs = [Segment(index=0, start_frame=0, end_frame=6, caption="a"), Segment(index=1, start_frame=6, end_frame=12,
+                                                                                caption="b")]
+    seen = []
+    real = g.generate
+    g.generate = lambda req: (seen.append(req), real(req))[1]
+    frames, _ = SemanticDecoder(g).decode(SemanticStream(VideoInfo(64, 32, 24, 1, 13), kfs, segs))
+    assert frames.shape == (13, 32, 64, 3)
+    assert seen[0].prev_tail is None and np.array_equal(seen[1].prev_tail, frames[2:7])
+    assert [r.segment_index for r in seen] == [0, 1] and g.last_call["conditions"][:2] == [("tail", 0), ("first", 4)]
