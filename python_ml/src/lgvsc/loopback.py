@@ -400,15 +400,17 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
     Failures of children are :class:`ChildFailed` (exit status 2) or, for the radio side,
     :class:`LinkFailed` (3); see docs/architecture.md, "Exit status and liveness".
     """
+    from lgvsc.framestore import read_video_store
     from lgvsc.loopback_report import score_and_render, write_report
-    from lgvsc.video import read_video
     from lgvsc.workers.client import FREE, WorkerProcess, die_with_parent
 
     cfg.validate()
     timings: dict[str, float] = {}
     t = time.monotonic()
     check_gnuradio(cfg.gr_python)
-    source = read_video(cfg.video, **cfg.video_options())  # bad video fails here, before any process starts
+    # Bad video fails here, before any process starts. The frames go to a disk-backed store (one frame in
+    # RAM per access), so scoring a 10-minute source costs no more memory than a 20-second one.
+    source = read_video_store(cfg.video, **cfg.video_options())
     timings["read source"] = time.monotonic() - t
 
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
@@ -582,6 +584,7 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
         bar.close()
         watch.close()
         children.close()
+        source.frames.close()
         signal.signal(signal.SIGTERM, previous_sigterm)
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -59,11 +59,11 @@ import zmq
 from lgvsc.errors import PacketError, UserError
 from lgvsc.packets import Kind, Reassembler, parse_pdu
 from lgvsc.pmt_codec import MAX_MESSAGE_BYTES, decode_pdu
-from lgvsc.stream import Keyframe, Segment, VideoInfo
+from lgvsc.stream import Segment, VideoInfo
 from lgvsc.workers.base import Worker, WorkerOptions
 from lgvsc.workers.transport import InputThread, open_socket
 
-__all__ = ["DecoderWorker", "VIDEO_NAME", "REPORT_NAME", "MAX_WAITING_BYTES", "declare_keyframes"]
+__all__ = ["DecoderWorker", "VIDEO_NAME", "REPORT_NAME", "MAX_WAITING_BYTES"]
 
 log = logging.getLogger(__name__)
 
@@ -530,6 +530,8 @@ class DecoderWorker(Worker):
         self.last_caption = (seg.caption, float(seg.motion_score)) if seg.caption else self.last_caption
         self.next_segment += 1
         self.stats["segments_written"] += 1
+        for oid in [o for o in self.kf_frames if o < self.next_segment]:  # behind the output: never needed again
+            del self.kf_frames[oid]
         self.publish("segment", index=seg.index, **self._progress())
         return True
 
@@ -551,7 +553,7 @@ class DecoderWorker(Worker):
 
     def _finish(self) -> dict[str, Any]:
         """Write the video (atomically) and the report; the reply of ``finish``."""
-        from lgvsc.decoder import SemanticDecoder
+        from lgvsc.decoder import SemanticDecoder, declare_keyframes
         from lgvsc.stream import SemanticStream
 
         t0 = time.monotonic()
@@ -691,20 +693,6 @@ class DecoderWorker(Worker):
         self._abort_writer()  # shutting down without a finish: leave no half-written video
         if self._executor is not None:  # a generation still running is not waited for
             self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def declare_keyframes(stream, indices):
-    """``stream`` with an empty keyframe (nothing received) at every index of ``indices`` it lacks.
-
-    The decoder conceals an empty keyframe like a missing one (lgvsc.decoder), so it is a boundary of
-    the plan and is listed in ``keyframes_concealed``, and ``keyframes_expected`` is the header's list.
-    """
-    have = {k.frame_index for k in stream.keyframes}
-    extra = [Keyframe(frame_index=int(i), codec_id="", data=b"") for i in indices if int(i) not in have]
-    if not extra:
-        return stream
-    kfs = sorted([*stream.keyframes, *extra], key=lambda k: k.frame_index)
-    return dataclasses.replace(stream, keyframes=kfs)
 
 
 MAX_SESSION_FRAMES = 24 * 3600 * 2

@@ -124,7 +124,10 @@ class EncoderWorker(Worker):
         self.publish("job_started", job=job["id"], video=job["video"], frames=int(clip.num_frames),
                      frames_done=int(clip.num_frames))
         cfg = EncoderConfig(**{**(job.get("encoder") or {}), "stream_id": int(job.get("stream_id", 0))})
-        stream = SemanticEncoder(self.backends, cfg).encode(clip)
+        try:
+            stream = SemanticEncoder(self.backends, cfg).encode(clip)
+        finally:
+            clip.frames.close()
         if job.get("stream_out"):
             self._save_stream(stream, Path(job["stream_out"]))
         pdus = packetize(stream, int(job.get("mtu", self.mtu)))
@@ -136,29 +139,19 @@ class EncoderWorker(Worker):
         yield (EOS, {"job": job["id"], "pdus": len(pdus), "payload_bytes": payload_bytes})
 
     def _read(self, job: dict[str, Any]):
-        """The normalised clip, read frame by frame with ``job_progress`` events (the orchestrator's
-        liveness and progress bar: a long read is progress, not a stall)."""
-        from fractions import Fraction
+        """The normalised clip in a disk-backed frame store (lgvsc.framestore: one frame in RAM per access,
+        whatever the length), read with ``job_progress`` events (the orchestrator's liveness and
+        progress bar: a long read is progress, not a stall)."""
+        from lgvsc.framestore import read_video_store
 
-        import numpy as np
+        last = [time.monotonic()]
 
-        from lgvsc.errors import VideoError
-        from lgvsc.video import VideoClip, iter_video, probe_video
+        def progress(n: int) -> None:
+            if time.monotonic() - last[0] >= 0.5:
+                last[0] = time.monotonic()
+                self.publish("job_progress", job=job["id"], stage="read", frames_done=n)
 
-        opts = dict(job.get("video_options") or {})
-        path = job["video"]
-        probe = probe_video(path)
-        frames, last = [], time.monotonic()
-        for f in iter_video(path, **opts):
-            frames.append(f)
-            if time.monotonic() - last >= 0.5:
-                last = time.monotonic()
-                self.publish("job_progress", job=job["id"], stage="read", frames_done=len(frames))
-        if not frames:
-            raise VideoError(f"{path}: the video stream has no decodable frames")
-        fps = opts.get("fps")
-        out_fps = probe.fps if fps is None else Fraction(fps).limit_denominator(1001)
-        return VideoClip(frames=np.stack(frames), fps=out_fps, name=Path(path).name, source=probe)
+        return read_video_store(job["video"], **dict(job.get("video_options") or {}), progress=progress)
 
     @staticmethod
     def _save_stream(stream, out_dir: Path) -> None:
