@@ -282,3 +282,15 @@ def test_whole_decoder_hands_ltx_the_last_emitted_frames(tiny_ltx):
     assert frames.shape == (13, 32, 64, 3)
     assert seen[0].prev_tail is None and np.array_equal(seen[1].prev_tail, frames[2:7])
     assert [r.segment_index for r in seen] == [0, 1] and g.last_call["conditions"][:2] == [("tail", 0), ("first", 4)]
+
+
+def test_ltx_chunks_after_a_short_first_chunk_join_on_its_shared_frame(tiny_ltx, request_of):
+    # max_frames 9 with t = 4: later chunks add at most 4 frames after a 5-frame tail, so 10 frames are split
+    # 3 + 3 + 3; the first chunk has only 4 frames, too few for a video condition: chunk 1 joins on one frame
+    g = HFSegmentGenerator(tiny_ltx, num_inference_steps=1, guidance_scale=1.0, max_sequence_length=16,
+                           max_frames=9)
+    out = g.generate(request_of(10))
+    assert out.shape == (10, 40, 56, 3)
+    assert [c["span"] for c in g.last_calls] == [(0, 3), (3, 6), (6, 9)]
+    assert all(c["num_frames"] <= 9 for c in g.last_calls)
+    assert g.last_calls[1]["conditions"][0] == ("shared", 0) and g.last_calls[2]["conditions"][0] == ("tail", 0)

@@ -474,6 +474,8 @@ class HFSegmentGenerator(SegmentGenerator):
                 from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 
                 lead = first_lead if c == 0 else inner_lead
+                if lead and len(history) < lead + 1:  # a short first chunk: a video condition holds k*t+1 frames
+                    lead = (len(history) - 1) // t * t if history else 0
                 cond_tail = history[-(lead + 1):] if lead else []
                 n_gen = pipeline_frame_count(m + lead, t, None)
                 conds = []
