@@ -423,9 +423,12 @@ class DecoderWorker(Worker):
             if not fut.done():
                 return
             self.pending = None
-            frames = fut.result()  # _generate catches the generator's errors (None)
-            if frames is None or not self._append(seg, [frames]):
+            frames = fut.result()  # None: the generator failed
+            if frames is None:
+                self.stats["decode_errors"] += 1
                 return  # finish conceals it
+            if not self._append(seg, [frames], generated=True):
+                return
             if j in self.late:
                 self.late_used.append(j)
                 self.stats["segments_late_used"] += 1
@@ -438,7 +441,24 @@ class DecoderWorker(Worker):
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode-generate")
         seg, a, b = ready
         tail = None if self.prev_tail is None else self.prev_tail.copy()
-        self.pending = (self.next_segment, self._executor.submit(self._generate, seg, a, b, tail))
+        refs = self._refinements(seg, a)  # decoded here: the keyframe codecs are the compute thread's
+        self.pending = (self.next_segment, self._executor.submit(self._generate_off_thread, seg, a, b, tail, refs))
+
+    def _generate_off_thread(self, seg, a: int, b: int, prev_tail, refs) -> np.ndarray | None:
+        """The generation thread's job: the whole segment in one array (None when the generator failed)."""
+        v = self.header.video
+        out = np.empty((seg.num_frames, v.height, v.width, 3), np.uint8)
+        try:
+            k = 0
+            for chunk in self.seg_dec.iter_segment(seg.start_frame, seg.end_frame, self.kf_frames[a],
+                                                   self.kf_frames[b], seg.caption, seg.motion_score, prev_tail,
+                                                   refs, segment_index=seg.index):
+                out[k:k + len(chunk)] = chunk
+                k += len(chunk)
+        except (ValueError, RuntimeError) as exc:
+            log.warning("segment %d not generated: %s", seg.index, exc)
+            return None
+        return out
 
     def _settle_deadlines(self) -> None:
         """At finish (the output closes): use every segment whose generation ends by its deadline; the rest is
