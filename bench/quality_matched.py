@@ -271,7 +271,11 @@ def main() -> int:
         for codec in codecs:
             for size in sizes:
                 for fps in rates:
-                    conv = conventional_at_bytes(frames, fps, size, codec, nbytes, tmp)
+                    try:
+                        conv = conventional_at_bytes(frames, fps, size, codec, nbytes, tmp)
+                    except Exception as exc:  # noqa: BLE001 - a rung the encoder refuses is reported, not fatal
+                        print(f"| {codec} | {size[0]}x{size[1]} | {fps} | - | encoder failed: {exc!s:.60} | - |")
+                        continue
                     if conv is None:
                         print(f"| {codec} | {size[0]}x{size[1]} | {fps} | - | does not fit | - |")
                         continue

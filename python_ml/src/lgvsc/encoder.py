@@ -71,6 +71,7 @@ REFINE_MODES = ("auto", "none")
 ANALYSIS_WIDTH = 144  # simulated decode for placing refinements
 SIMULATION_STEP = 3  # the final choice simulates the decode on every third frame
 FINALISTS = 3  # coded sizes whose best quick estimate goes to the simulated decode
+FINAL_PRESET = 6  # SVT-AV1 preset of the stream sent (the search uses the codec's faster one)
 
 
 def payload_bytes_for_cbr(cbr: float, width: int, height: int, num_frames: int, modulation: str = "qpsk",
@@ -297,6 +298,7 @@ class _Av1Planner:
         self._frames: dict[tuple, np.ndarray] = {}
         self._src_luma: dict[int, np.ndarray] = {}
         self._executor = None
+        self.preset = None  # the codec's (fast) preset for the search; FINAL_PRESET for the stream sent
 
     # -- the simulated decode that places refinements ------------------------------------------------
     def refinement_order(self, max_refs: int) -> tuple[list[int], list[float]]:
@@ -359,15 +361,15 @@ class _Av1Planner:
         return self._frames[key]
 
     def units(self, group: list[int], size: tuple[int, int], qp: int) -> list[bytes]:
-        key = (tuple(group), size, qp)
+        key = (tuple(group), size, qp, self.preset)
         if key not in self._units:
             frames = [self._small(k, size) for k in group]
-            self._units[key] = self.codec.encode_sequence(frames, size[0], size[1], qp)
+            self._units[key] = self.codec.encode_sequence(frames, size[0], size[1], qp, preset=self.preset)
         return self._units[key]
 
     def prefetch(self, groups, size, qps) -> None:
         """Encode the units not yet cached in parallel (SVT-AV1 keeps a core busy only on big frames)."""
-        todo = [(g, q) for g, q in zip(groups, qps, strict=True) if (tuple(g), size, q) not in self._units]
+        todo = [(g, q) for g, q in zip(groups, qps, strict=True) if (tuple(g), size, q, self.preset) not in self._units]
         if len(todo) > 1:
             list(self._pool().map(lambda gq: self.units(gq[0], size, gq[1]), todo))
 
@@ -382,7 +384,7 @@ class _Av1Planner:
         """Luma MSE of each decoded anchor of a unit against the source, at the video size."""
         from lgvsc.backends.av1_keyframe import luma
 
-        key = (tuple(group), size, qp)
+        key = (tuple(group), size, qp, self.preset)
         if key not in self._mse:
             v = self.stream.video
             dec = self.codec.decode_sequence(self.units(group, size, qp), v.width, v.height)
@@ -561,6 +563,13 @@ class _Av1Planner:
         _, best = max(scored, key=lambda sc: sc[0][0])
         _, n_refs, i, qps = best
         size, groups = sizes[i], self.groups(order[:n_refs])
+        # the stream sent is coded at a slower preset (fewer bytes for the same picture): fit its qp again
+        self.preset = FINAL_PRESET
+        q = self.fit_global_qp(groups, size, avail, qps[0])
+        if q is None:  # never seen: the slower preset is larger at every qp
+            self.preset = None
+        else:
+            qps = [q] * len(groups)
         # spend what the single qp left: lower the qp of one unit at a time while the stream still fits
         changed = True
         while changed and self.total(groups, size, qps) < (1 - BUDGET_TOLERANCE / 3) * avail:

@@ -119,9 +119,10 @@ class Av1KeyframeCodec(KeyframeCodec):
         self.ladder = tuple(ladder)
 
     # -- encoding ------------------------------------------------------------
-    def encode_sequence(self, frames: Sequence[np.ndarray], width: int, height: int, qp: int) -> list[bytes]:
+    def encode_sequence(self, frames: Sequence[np.ndarray], width: int, height: int, qp: int,
+                        preset: int | None = None) -> list[bytes]:
         """Code ``frames`` at ``width x height`` and quantiser ``qp``: frame 0 intra, the rest inter
-        (low delay). Returns one temporal unit per frame."""
+        (low delay). Returns one temporal unit per frame. ``preset`` overrides the codec's SVT-AV1 preset."""
         import av
 
         if not QP_MIN <= qp <= QP_MAX:
@@ -133,7 +134,7 @@ class Av1KeyframeCodec(KeyframeCodec):
         cc.time_base = Fraction(1, 24)
         # pred-struct=1: low delay (one temporal unit per input frame, in order); no scene-change keyframes,
         # so only frame 0 is intra; CQP at ``qp``.
-        cc.options = {"preset": str(self.preset), "qp": str(int(qp)),
+        cc.options = {"preset": str(self.preset if preset is None else int(preset)), "qp": str(int(qp)),
                       "svtav1-params": "pred-struct=1:scd=0:keyint=-1:enable-tf=0:lookahead=0"}
         out: list[bytes] = []
         for i, f in enumerate(frames):
