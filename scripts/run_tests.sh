@@ -10,6 +10,14 @@ GR_PYTHON="${GR_PYTHON:-/usr/bin/python3}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONDONTWRITEBYTECODE=1
 failed=()
 
+# Test-only tool: xvfb, so tests/test_grc_gui.py can start GNU Radio Companion headless.
+if ! command -v xvfb-run >/dev/null 2>&1; then
+    echo "=== installing xvfb (test set-up only)"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq xvfb; } \
+        || echo "could not install xvfb: the GRC start test will fail"
+fi
+
 run_pytest() {  # name, python, args...
     local name="$1" py="$2"; shift 2
     echo "=== $name"
