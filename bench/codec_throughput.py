@@ -8,11 +8,13 @@ slow pan over a real frame) it measures, in this run, on this machine:
   captions + motion) as a multiple of real time (video duration / wall time);
 * decode: stream -> frames (keyframe decode + flow interpolation), and with
   H.264 writing, as a multiple of real time;
-* the binary stream size, bytes per second of video, the paper's CBR with
-  QPSK rate 1/2 and the on-air CBR over the stock OFDM PHY (lgvsc.accounting).
+* the binary stream size, bytes per second of video, the share of the byte
+  budget used, the paper's CBR with QPSK rate 1/2 and the on-air CBR over the
+  stock OFDM PHY (lgvsc.accounting).
 
-Targets (issue 4): encode and decode >= 1.0x real time, CBR <= 6e-4.
-Run: .venv/bin/python bench/codec_throughput.py [--repeat N]
+Default keyframe codec AV1 with refinement frames (``--keyframe-codec``, ``--refine``).
+Targets (issues 4 and 12): encode and decode >= 1.0x real time, CBR <= 6e-4, budget used 97..100 %.
+Run: .venv/bin/python bench/codec_throughput.py [--repeat N] [--keyframe-codec av1|webp|jpeg] [--refine auto|none]
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import time
 import numpy as np
 from lgvsc.accounting import account_stream
 from lgvsc.decoder import SemanticDecoder
-from lgvsc.encoder import SemanticEncoder
+from lgvsc.encoder import EncoderConfig, SemanticEncoder
 from lgvsc.profiles import build_backends
 from lgvsc.samples import bikes_path, carphone_path, drawn_scene, pan_clip
 from lgvsc.video import VideoClip, read_video, write_video
@@ -51,9 +53,11 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="best of N runs per measurement (default 3)")
+    ap.add_argument("--keyframe-codec", default="av1", choices=("av1", "webp", "jpeg"))
+    ap.add_argument("--refine", default="auto", choices=("auto", "none"))
     args = ap.parse_args()
-    be = build_backends("classical")
-    enc, dec = SemanticEncoder(be), SemanticDecoder(be.generator)
+    be = build_backends("classical", keyframe_codec=args.keyframe_codec)
+    enc, dec = SemanticEncoder(be, EncoderConfig(refine=args.refine)), SemanticDecoder(be.generator)
     tmp = tempfile.mkdtemp(prefix="lgvsc-bench-")
     clips: list[tuple[str, str | None, VideoClip | None]] = [
         ("carphone (real, 1 shot)", str(carphone_path()), None),
@@ -64,9 +68,10 @@ def main() -> int:
     car0 = read_video(carphone_path(), max_frames=1).frames[0]
     p = pan_clip(car0, num_frames=240, speed=1.0)
     clips.append(("pan 1 px/frame (synthetic)", None, VideoClip(p.frames, p.fps, "pan")))
-    print(f"classical profile, 576x320 @ 24 fps, best of {args.repeat}; cpu count {os.cpu_count()}")
-    header = ("clip", "dur s", "kf", "read x", "enc x", "read+enc x", "dec x", "dec+mp4 x", "B", "B/s",
-              "CBR paper", "CBR on-air", "PSNR dB")
+    print(f"classical profile, {args.keyframe_codec} keyframes, refine {args.refine}, 576x320 @ 24 fps, "
+          f"best of {args.repeat}; cpu count {os.cpu_count()}")
+    header = ("clip", "dur s", "kf", "ref", "read x", "enc x", "read+enc x", "dec x", "dec+mp4 x", "B", "budget %",
+              "B/s", "CBR paper", "CBR on-air", "PSNR dB")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     worst_enc = worst_dec = float("inf")
@@ -89,8 +94,10 @@ def main() -> int:
         worst_dec = min(worst_dec, dur / t_dec_w)
         worst_cbr = max(worst_cbr, acc.cbr_paper)
         read_x = f"{dur / t_read:.1f}" if path else "-"
-        print(f"| {name} | {dur:.1f} | {len(stream.keyframes)} | {read_x} | {dur / t_enc:.1f} | {enc_x:.1f} | "
-              f"{dur / t_dec:.1f} | {dur / t_dec_w:.1f} | {size} | {size / dur:.0f} | {acc.cbr_paper:.2e} | "
+        refs = sum(len(s.refinements) for s in stream.segments)
+        used = 100.0 * size / enc.stats.budget_bytes if enc.stats.budget_bytes else float("nan")
+        print(f"| {name} | {dur:.1f} | {len(stream.keyframes)} | {refs} | {read_x} | {dur / t_enc:.1f} | {enc_x:.1f} | "
+              f"{dur / t_dec:.1f} | {dur / t_dec_w:.1f} | {size} | {used:.1f} | {size / dur:.0f} | {acc.cbr_paper:.2e} | "
               f"{acc.cbr_on_air:.2e} | {psnr(clip.frames, frames):.1f} |")
     print(f"\nworst encode {worst_enc:.1f}x real time (target >= 1.0: {'met' if worst_enc >= 1 else 'MISSED'}), "
           f"worst decode incl. H.264 writing {worst_dec:.1f}x (target >= 1.0: {'met' if worst_dec >= 1 else 'MISSED'}), "
