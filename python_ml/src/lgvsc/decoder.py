@@ -31,7 +31,9 @@ and frame rate, whatever was lost:
 
 from __future__ import annotations
 
+import bisect
 import logging
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -51,6 +53,10 @@ GREY = 128
 MAX_FRAMES = 24 * 3600 * 2  # two hours at 24 fps
 MAX_PIXELS = 4096 * 4096
 MAX_CHUNK_FRAMES = 240  # a longer segment is generated in chunks (bounded memory)
+#: A chunk never holds more than this many bytes of frames (fewer frames per chunk for big geometries).
+MAX_CHUNK_BYTES = 256 * 1024 * 1024
+#: Boundary (key)frames held at once while frames are generated: decoded when first needed, dropped after.
+KEYFRAME_WINDOW = 6
 CUT_THRESHOLD = 0.35  # classical S_rel above which two keyframes are different scenes
 
 
@@ -139,7 +145,9 @@ class SegmentDecoder:
         self.video = video
         self.generator = generator
         self.codecs = dict(codecs or {})
-        self.max_chunk_frames = int(max_chunk_frames)
+        # the cap on a chunk's bytes, checked before anything is allocated (4096x4096 frames: 5 per chunk)
+        frame_bytes = video.width * video.height * 3
+        self.max_chunk_frames = max(2, min(int(max_chunk_frames), MAX_CHUNK_BYTES // frame_bytes))
 
     def codec(self, codec_id: str) -> KeyframeCodec:
         """The codec for ``codec_id`` (given ones first, then the classical ones); ``ValueError`` if unknown."""
@@ -234,9 +242,50 @@ class SegmentDecoder:
 @dataclass
 class _Plan:
     boundaries: list[int]
-    frames: dict[int, np.ndarray]  # boundary -> decoded or concealed frame
+    kf_by_index: dict[int, Keyframe]
+    decoded: set[int]  # boundaries whose keyframe decodes
+    conceal: dict[int, tuple[int | None, int | None]]  # concealed boundary -> nearest decoded (left, right)
     captions: list[str]
     motion: list[float]
+    seg_by_span: dict[tuple[int, int], Segment]
+
+
+class _KeyframeWindow:
+    """Boundary frames on demand: decoded (or concealed from neighbours) when first needed, at most
+    ``size`` held, least recently used dropped. Peak memory does not grow with the keyframe count."""
+
+    def __init__(self, plan: _Plan, seg_dec: SegmentDecoder, is_cut, size: int = KEYFRAME_WINDOW) -> None:
+        self.plan, self.seg_dec, self.is_cut, self.size = plan, seg_dec, is_cut, max(3, size)
+        self.cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._grey: np.ndarray | None = None
+
+    def get(self, b: int) -> np.ndarray:
+        f = self.cache.get(b)
+        if f is not None:
+            self.cache.move_to_end(b)
+            return f
+        f = self._make(b)
+        self.cache[b] = f
+        while len(self.cache) > self.size:
+            self.cache.popitem(last=False)
+        return f
+
+    def _make(self, b: int) -> np.ndarray:
+        p = self.plan
+        if not p.decoded:
+            if self._grey is None:
+                v = self.seg_dec.video
+                self._grey = np.full((v.height, v.width, 3), GREY, np.uint8)
+            return self._grey
+        if b in p.decoded:
+            return self.seg_dec.decode_keyframe(p.kf_by_index[b])
+        left, right = p.conceal[b]
+        if left is not None and right is not None:
+            fl, fr = self.get(left), self.get(right)
+            if not self.is_cut(fl, fr):
+                return interpolate_at(fl, fr, (b - left) / (right - left))
+            return (fl if b - left <= right - b else fr).copy()  # a cut between them: no ghostly blend
+        return self.get(left if left is not None else right).copy()
 
 
 class SemanticDecoder:
@@ -266,6 +315,12 @@ class SemanticDecoder:
         return self._cut_judge.score(a, b) > CUT_THRESHOLD
 
     def _plan(self, stream: SemanticStream, seg_dec: SegmentDecoder, report: DecodeReport) -> _Plan:
+        """Boundaries, which keyframes decode, where concealment takes its neighbours from, captions.
+
+        O(n log n) in the keyframe count, and no decoded frame is kept: each keyframe is decoded
+        once here to learn whether it decodes (the report is complete before the first frame), and
+        again, in a small window, when its segments are generated.
+        """
         v = stream.video
         n = v.num_frames
         kf_by_index: dict[int, Keyframe] = {}
@@ -278,44 +333,45 @@ class SemanticDecoder:
             bset |= {s.start_frame, s.end_frame}
         boundaries = sorted(bset)
         report.keyframes_expected = boundaries
-        frames: dict[int, np.ndarray] = {}
+        decoded: list[int] = []
         for b in boundaries:
             kf = kf_by_index.get(b)
             if kf is None or not kf.data:
                 continue
             try:
-                frames[b] = seg_dec.decode_keyframe(kf)
+                seg_dec.decode_keyframe(kf)  # decodable? (the frame itself is not kept)
+                decoded.append(b)
             except ValueError as exc:
                 log.warning("keyframe at frame %d undecodable: %s", b, exc)
                 report.keyframes_undecodable.append(b)
-        report.keyframes_decoded = sorted(frames)
-        decoded = sorted(frames)
+        report.keyframes_decoded = list(decoded)
+        conceal: dict[int, tuple[int | None, int | None]] = {}
         if not decoded:
             report.all_grey = True
-            grey = np.full((v.height, v.width, 3), GREY, np.uint8)
-            frames = dict.fromkeys(boundaries, grey)
         else:
+            ok = set(decoded)
             for b in boundaries:
-                if b in frames:
+                if b in ok:
                     continue
-                left = max((d for d in decoded if d < b), default=None)
-                right = min((d for d in decoded if d > b), default=None)
-                if left is not None and right is not None and not self._is_cut(frames[left], frames[right]):
-                    frames[b] = interpolate_at(frames[left], frames[right], (b - left) / (right - left))
-                elif left is not None and right is not None:  # a cut between them: no ghostly blend
-                    frames[b] = frames[left if b - left <= right - b else right].copy()
-                else:
-                    frames[b] = frames[left if left is not None else right].copy()
+                j = bisect.bisect_left(decoded, b)  # nearest decoded on each side: O(log n)
+                conceal[b] = (decoded[j - 1] if j > 0 else None, decoded[j] if j < len(decoded) else None)
                 report.keyframes_concealed.append(b)
-        # captions and motion per interval
+        # captions and motion per interval; a segment covering an interval is found by bisection
         by_span = {(s.start_frame, s.end_frame): s for s in segs}
+        by_start = sorted(range(len(segs)), key=lambda k: (segs[k].start_frame, k))
+        starts = [segs[k].start_frame for k in by_start]
+        reach: list[int] = []  # reach[i]: among by_start[:i+1], the segment reaching furthest (earliest on ties)
+        for i, k in enumerate(by_start):
+            reach.append(k if i == 0 or segs[k].end_frame > segs[reach[-1]].end_frame else reach[-1])
         report.segments_expected = max(len(stream.segments), len(boundaries) - 1)
         captions, motion = [], []
         prev_caption, prev_motion = "", 0.0
         for i, (a, b) in enumerate(zip(boundaries, boundaries[1:], strict=False)):
             seg: Segment | None = by_span.get((a, b))
             if seg is None:
-                seg = next((s for s in segs if s.start_frame <= a and b <= s.end_frame), None)
+                j = bisect.bisect_right(starts, a) - 1
+                if j >= 0 and segs[reach[j]].end_frame >= b:
+                    seg = segs[reach[j]]
             if seg is None:
                 report.segments_missing.append(i)
             if seg is not None and seg.caption:
@@ -326,12 +382,14 @@ class SemanticDecoder:
                     prev_motion = float(seg.motion_score)
             captions.append(prev_caption)
             motion.append(prev_motion)
-        return _Plan(boundaries, frames, captions, motion)
+        return _Plan(boundaries, kf_by_index, set(decoded), conceal, captions, motion, by_span)
 
     def decode_iter(self, stream: SemanticStream) -> tuple[DecodeReport, Iterator[np.ndarray]]:
-        """Plan (decode and conceal keyframes, fill captions), then yield the frames one by one.
+        """Plan (which keyframes decode, what to conceal, captions), then yield the frames one by one.
 
-        The report is complete when this returns; frames are generated lazily.
+        The report is complete when this returns; frames are generated lazily, and boundary
+        keyframes are decoded in a window of :data:`KEYFRAME_WINDOW` around the segment being
+        generated, so memory does not grow with the number of keyframes.
         :raises ValueError: the stream's video info is out of the decoder's bounds.
         """
         v = stream.video
@@ -340,15 +398,16 @@ class SemanticDecoder:
         plan = self._plan(stream, seg_dec, report)
 
         def frames() -> Iterator[np.ndarray]:
+            window = _KeyframeWindow(plan, seg_dec, self._is_cut)
             bs = plan.boundaries
             if len(bs) == 1:
-                yield plan.frames[bs[0]]
+                yield window.get(bs[0])
                 return
             prev_tail, keep = None, seg_dec.tail_frames
             for i, (a, b) in enumerate(zip(bs, bs[1:], strict=False)):
                 first_chunk = True
-                refs = self._refinements(stream, seg_dec, a, b, report)
-                for chunk in seg_dec.iter_segment(a, b, plan.frames[a], plan.frames[b], plan.captions[i],
+                refs = self._refinements(plan, seg_dec, a, b, report)
+                for chunk in seg_dec.iter_segment(a, b, window.get(a), window.get(b), plan.captions[i],
                                                   plan.motion[i], prev_tail, refs, segment_index=i):
                     if first_chunk and i > 0:
                         chunk = chunk[1:]  # the shared boundary frame was emitted by the previous segment
@@ -359,15 +418,15 @@ class SemanticDecoder:
         return report, frames()
 
     @staticmethod
-    def _refinements(stream: SemanticStream, seg_dec: SegmentDecoder, a: int, b: int,
+    def _refinements(plan: _Plan, seg_dec: SegmentDecoder, a: int, b: int,
                      report: DecodeReport) -> list[tuple[int, np.ndarray]]:
         """The decoded refinement frames of the segment spanning ``a..b``; none if its chain is broken."""
-        seg = next((s for s in stream.segments if (s.start_frame, s.end_frame) == (a, b)), None)
+        seg = plan.seg_by_span.get((a, b))
         if seg is None or not seg.refinements:
             return []
-        kf = next((k for k in stream.keyframes if k.frame_index == a), None)
+        kf = plan.kf_by_index.get(a)
         try:
-            if kf is None or a in report.keyframes_undecodable:
+            if kf is None or a not in plan.decoded:  # lost or undecodable (a set: O(1))
                 raise ValueError(f"start keyframe {a} lost")
             refs = seg_dec.decode_refinements(kf, seg)
         except ValueError as exc:
