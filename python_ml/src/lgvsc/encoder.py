@@ -35,6 +35,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -69,7 +71,7 @@ BUDGET_TOLERANCE = 0.03
 #: ``auto``: refinement frames where they buy quality (AV1 keyframes); ``none``: the paper's keyframes only.
 REFINE_MODES = ("auto", "none")
 ANALYSIS_WIDTH = 144  # simulated decode for placing refinements
-SIMULATION_STEP = 3  # the final choice simulates the decode on every third frame
+SIMULATION_STEP = 4  # the final choice simulates the decode on every fourth frame
 FINALISTS = 3  # coded sizes whose best quick estimate goes to the simulated decode
 FINAL_PRESET = 6  # SVT-AV1 preset of the stream sent (the search uses the codec's faster one)
 
@@ -286,6 +288,32 @@ def _too_small(budget: int, overhead: int, n: int, smallest: int = 0) -> str:
             f"{extra} for {n} keyframes; raise --target-cbr, or use fewer keyframes (--threshold, SKIM)")
 
 
+#: Frames the AV1 search keeps decoded (resized anchors, source luma); a miss costs a read and a resize.
+CACHED_FRAMES = 64
+
+
+class _LRU:
+    """The ``maxsize`` most recently used values; thread-safe (the search encodes on a pool)."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._d: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """The cached value of ``key``, or ``make()`` (kept)."""
+        with self._lock:
+            if key in self._d:
+                self._d.move_to_end(key)
+                return self._d[key]
+        value = make()
+        with self._lock:
+            self._d[key] = value
+            while len(self._d) > self.maxsize:
+                self._d.popitem(last=False)
+        return value
+
+
 class _Av1Planner:
     """The AV1 search of :meth:`SemanticEncoder.encode` (see the module docstring)."""
 
@@ -295,8 +323,9 @@ class _Av1Planner:
         self.n = clip.num_frames
         self._units: dict[tuple, list[bytes]] = {}
         self._mse: dict[tuple, list[float]] = {}
-        self._frames: dict[tuple, np.ndarray] = {}
-        self._src_luma: dict[int, np.ndarray] = {}
+        # frame caches bounded (least recently used out): they held every anchor tried, growing with the video
+        self._frames: _LRU = _LRU(CACHED_FRAMES)
+        self._src_luma: _LRU = _LRU(CACHED_FRAMES)
         self._executor = None
         self.preset = None  # the codec's (fast) preset for the search; FINAL_PRESET for the stream sent
 
@@ -314,8 +343,11 @@ class _Av1Planner:
         v = self.stream.video
         aw = ANALYSIS_WIDTH
         ah = max(8, 2 * round(v.height * aw / v.width / 2))
-        small = [cv2.resize(f, (aw, ah), interpolation=cv2.INTER_AREA) for f in self.clip.frames]
-        ys = [luma(f) for f in small]
+        from lgvsc.framestore import FrameStore
+
+        # on disk, luma on demand: memory bounded by a segment, not by the video's length (issue 17)
+        small = FrameStore.from_frames(cv2.resize(f, (aw, ah), interpolation=cv2.INTER_AREA)
+                                       for f in self.clip.frames)
         gen = FlowInterpolationGenerator()
         fps = float(self.clip.fps)
         err = np.zeros(self.n)  # luma MSE of the simulated decode
@@ -324,7 +356,7 @@ class _Av1Planner:
             out = gen._span(small[a], small[b], b - a + 1, fps)
             for k in range(1, b - a):
                 y = luma(out[k])
-                err[a + k] = float(np.mean((y - ys[a + k]) ** 2))
+                err[a + k] = float(np.mean((y - luma(small[a + k])) ** 2))
             err[a] = err[b] = 0.0
 
         for a, b in zip(self.kfi, self.kfi[1:], strict=False):
@@ -354,11 +386,11 @@ class _Av1Planner:
     def _small(self, k: int, size: tuple[int, int]) -> np.ndarray:
         import cv2
 
-        key = (k, size)
-        if key not in self._frames:
+        def make() -> np.ndarray:
             f = self.clip.frames[k]
-            self._frames[key] = f if f.shape[1::-1] == size else cv2.resize(f, size, interpolation=cv2.INTER_AREA)
-        return self._frames[key]
+            return f if f.shape[1::-1] == size else cv2.resize(f, size, interpolation=cv2.INTER_AREA)
+
+        return self._frames.get((k, size), make)
 
     def units(self, group: list[int], size: tuple[int, int], qp: int) -> list[bytes]:
         key = (tuple(group), size, qp, self.preset)
@@ -390,9 +422,8 @@ class _Av1Planner:
             dec = self.codec.decode_sequence(self.units(group, size, qp), v.width, v.height)
             out = []
             for d, k in zip(dec, group, strict=True):
-                if k not in self._src_luma:
-                    self._src_luma[k] = luma(self.clip.frames[k])
-                out.append(float(np.mean((luma(d) - self._src_luma[k]) ** 2)))
+                src = self._src_luma.get(k, lambda k=k: luma(self.clip.frames[k]))
+                out.append(float(np.mean((luma(d) - src) ** 2)))
             self._mse[key] = out
         return self._mse[key]
 
@@ -458,11 +489,10 @@ class _Av1Planner:
                                                                      flow_scale=0.25), strict=True))
         ss, ms = [], []
         for k, f in out.items():
-            if k not in self._src_luma:
-                self._src_luma[k] = luma(self.clip.frames[k])
+            src = self._src_luma.get(k, lambda k=k: luma(self.clip.frames[k]))
             y = luma(f)
-            ms.append(float(np.mean((y - self._src_luma[k]) ** 2)))
-            ss.append(luma_ssim(y, self._src_luma[k]))
+            ms.append(float(np.mean((y - src) ** 2)))
+            ss.append(luma_ssim(y, src))
         return float(np.mean(ss)), float(np.mean(ms))
 
     # -- the search --------------------------------------------------------------------------------
@@ -560,7 +590,7 @@ class _Av1Planner:
         for (ss, _), c in scored:
             log.info("candidate %dx%d with %d refinements at qp %d: simulated SSIM-Y %.4f", *sizes[c[2]], c[1],
                      c[3][0], ss)
-        _, best = max(scored, key=lambda sc: sc[0][0])
+        (sim_ssim, sim_mse), best = max(scored, key=lambda sc: sc[0][0])
         _, n_refs, i, qps = best
         size, groups = sizes[i], self.groups(order[:n_refs])
         # the stream sent is coded at a slower preset (fewer bytes for the same picture): fit its qp again
@@ -586,10 +616,10 @@ class _Av1Planner:
                                                                                                      qps[u]))
             qps[u] += 1
             self._write(groups, size, qps)
-        ssim, mse = self.simulate(groups, size, qps)
+        # the estimate is the finalist's simulated decode (at the search preset; the stream sent is no worse)
         enc.stats.coded_size, enc.stats.qp, enc.stats.refinements = size, qps, n_refs
-        enc.stats.estimated_psnr_y = 10 * math.log10(255.0**2 / max(mse, 1e-6))
-        enc.stats.estimated_ssim_y = ssim
+        enc.stats.estimated_psnr_y = 10 * math.log10(255.0**2 / max(sim_mse, 1e-6))
+        enc.stats.estimated_ssim_y = sim_ssim
         log.info("AV1: %dx%d, %d refinement frames, qp %s, estimated SSIM-Y %.3f, PSNR-Y %.1f dB (%d candidates)",
                  size[0], size[1], n_refs, qps, enc.stats.estimated_ssim_y, enc.stats.estimated_psnr_y,
                  enc.stats.candidates)

@@ -135,7 +135,7 @@ class Av1KeyframeCodec(KeyframeCodec):
         # pred-struct=1: low delay (one temporal unit per input frame, in order); no scene-change keyframes,
         # so only frame 0 is intra; CQP at ``qp``.
         cc.options = {"preset": str(self.preset if preset is None else int(preset)), "qp": str(int(qp)),
-                      "svtav1-params": "pred-struct=1:scd=0:keyint=-1:enable-tf=0:lookahead=0"}
+                      "svtav1-params": "pred-struct=1:scd=0:keyint=-1:enable-tf=0:lookahead=0:lp=1"}
         out: list[bytes] = []
         for i, f in enumerate(frames):
             if f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:

@@ -28,6 +28,8 @@ passes exactly through every refinement frame.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .base import SegmentGenerator, SegmentRequest
@@ -81,11 +83,20 @@ def interpolate(first: np.ndarray, last: np.ndarray, num_frames: int, flow_scale
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinate grids, built once per size (read only)."""
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx.setflags(write=False)
+    gy.setflags(write=False)
+    return gx, gy
+
+
 def _warp_blend(first: np.ndarray, last: np.ndarray, f01: np.ndarray, f10: np.ndarray, t: float) -> np.ndarray:
     import cv2
 
     h, w = first.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx, gy = _grid(h, w)
     ft0 = -(1 - t) * t * f01 + t * t * f10
     ft1 = (1 - t) ** 2 * f01 - t * (1 - t) * f10
     wa = cv2.remap(first, gx + ft0[..., 0], gy + ft0[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
