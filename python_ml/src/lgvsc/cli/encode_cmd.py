@@ -94,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
     from lgvsc.backends.base import Focus
     from lgvsc.cli.streamfile import write_stream_file
     from lgvsc.encoder import EncoderConfig, SemanticEncoder
+    from lgvsc.framestore import read_video_store
     from lgvsc.profiles import build_backends
-    from lgvsc.video import read_video
     from lgvsc.wire import stream_to_bytes
 
     if args.keyframe_bytes is not None and args.keyframe_bytes < 64:
@@ -111,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     focus = Focus(args.focus.replace("-", " "))
     backends = build_backends(args.profile, captions=args.captions, keyframe_codec=args.keyframe_codec,
                               **profile_options(args))
-    clip = read_video(args.video, None if args.keep_geometry else args.width,
+    # disk-backed frames (lgvsc.framestore): memory bounded by a frame, not by the video's length
+    clip = read_video_store(args.video, None if args.keep_geometry else args.width,
                       None if args.keep_geometry else args.height, None if args.keep_fps else args.fps,
                       fit=args.fit, max_frames=args.max_frames)
     if args.keep_geometry and (clip.width % 2 or clip.height % 2):

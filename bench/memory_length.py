@@ -1,0 +1,143 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Peak RSS per process against video length: a short clip (reference, same run) vs a long one.
+
+For each length a clip is generated with FFmpeg lavfi (``mandelbrot``: content that keeps changing,
+so SKEM keeps making segments) at 576x320 @ 24 fps, then run through
+
+- ``lgvsc encode`` and ``lgvsc decode`` (peak RSS from ``/usr/bin/time -f %M``), and
+- ``lgvsc loopback`` (classical profile, OFDM, AWGN 30 dB): the orchestrator, the encoder worker, the
+  decoder worker and the radio flowgraph, each sampled from ``/proc/PID/status`` (``VmHWM``, the
+  kernel's own peak) every 0.2 s while the run lasts.
+
+Prints a table of peak RSS (MB) per process and length, the growth long/short and the targets of
+issue 17: growth <= 20 % and every process < 600 MB. Model weights: none (classical profile).
+
+Run: ``.venv/bin/python bench/memory_length.py [--short 20] [--long 600] [--skip-loopback]``
+(the 10-minute default takes a long while on 2 cores; ``--long 120`` is a quicker look).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+GROWTH_TARGET = 0.20
+RSS_TARGET_MB = 600.0
+LGVSC = [sys.executable, "-c", "import sys; from lgvsc.cli import main; sys.exit(main())"]
+
+
+def make_clip(path: Path, seconds: float) -> Path:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "mandelbrot=size=576x320:rate=24,format=yuv420p", "-t", str(seconds),
+                    "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", str(path)], check=True)
+    return path
+
+
+def timed_rss(cmd: list[str]) -> float:
+    """Peak RSS (MB) of one command, from GNU time."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
+        r = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out.name, *cmd], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd[3:6])} failed:\n{r.stderr[-2000:]}")
+        return int(Path(out.name).read_text().split()[-1]) / 1024
+
+
+def _role(cmdline: str) -> str | None:
+    if "link_runner" in cmdline:
+        return "flowgraph"
+    if "worker\0encode" in cmdline:
+        return "encoder worker"
+    if "worker\0decode" in cmdline:
+        return "decoder worker"
+    if "loopback" in cmdline:
+        return "orchestrator"
+    return None
+
+
+def loopback_rss(clip: Path, out: Path) -> dict[str, float]:
+    """Peak RSS (MB) of each process of one ``lgvsc loopback`` run (VmHWM, sampled)."""
+    proc = subprocess.Popen([*LGVSC, "loopback", str(clip), "--snr", "30", "--no-progress", "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peaks: dict[str, float] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    if entry.name != str(proc.pid):
+                        stat = (entry / "stat").read_text()
+                        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+                        if ppid != proc.pid:
+                            continue
+                    role = _role((entry / "cmdline").read_bytes().decode(errors="replace"))
+                    if role is None:
+                        continue
+                    for line in (entry / "status").read_text().splitlines():
+                        if line.startswith("VmHWM:"):
+                            peaks[role] = max(peaks.get(role, 0.0), int(line.split()[1]) / 1024)
+                except (OSError, ValueError, IndexError):
+                    continue
+            time.sleep(0.2)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    _, err = proc.communicate()
+    done.set()
+    t.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"loopback failed:\n{err[-2000:]}")
+    report = json.loads((out / "report.json").read_text())
+    if not report["video"]["full_length"]:
+        raise SystemExit("loopback: the reconstruction is not full length")
+    return peaks
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--short", type=float, default=20.0, help="reference clip length, s (default 20)")
+    ap.add_argument("--long", type=float, default=600.0, help="long clip length, s (default 600)")
+    ap.add_argument("--skip-loopback", action="store_true", help="only lgvsc encode and decode")
+    args = ap.parse_args()
+    rows: dict[str, dict[float, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="lgvsc-mem-") as tmp:
+        d = Path(tmp)
+        for secs in (args.short, args.long):
+            clip = make_clip(d / f"clip{secs:g}.mp4", secs)
+            t0 = time.monotonic()
+            stream = d / f"s{secs:g}.lgvs"
+            rows.setdefault("lgvsc encode", {})[secs] = timed_rss(
+                [*LGVSC, "encode", str(clip), "-o", str(stream), "--no-progress"])
+            rows.setdefault("lgvsc decode", {})[secs] = timed_rss(
+                [*LGVSC, "decode", str(stream), "-o", str(d / f"r{secs:g}.mp4"), "--no-progress"])
+            if not args.skip_loopback:
+                for role, mb in loopback_rss(clip, d / f"loop{secs:g}").items():
+                    rows.setdefault(f"loopback: {role}", {})[secs] = mb
+            print(f"{secs:g} s clip done in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+    print(f"| process | {args.short:g} s (MB) | {args.long:g} s (MB) | growth | "
+          f"target <= {GROWTH_TARGET:.0%} | < {RSS_TARGET_MB:g} MB |")
+    print("|---|---|---|---|---|---|")
+    ok = True
+    for name, by in rows.items():
+        a, b = by.get(args.short, float("nan")), by.get(args.long, float("nan"))
+        growth = b / a - 1
+        g_ok, r_ok = growth <= GROWTH_TARGET, max(a, b) < RSS_TARGET_MB
+        ok &= g_ok and r_ok
+        print(f"| {name} | {a:.0f} | {b:.0f} | {growth:+.1%} | {'ok' if g_ok else 'MISSED'} | "
+              f"{'ok' if r_ok else 'MISSED'} |")
+    print("all targets met" if ok else "some targets missed")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
