@@ -66,11 +66,11 @@ def test_phy_transport_runs_the_loopback_per_snr_and_maps_its_results(tmp_path):
     # on-air CBR measured from the samples the flowgraph sent: sync, headers, CRC and gaps cost extra
     assert good["cbr_link"] > good["cbr"] > 0
     assert (out / "cells" / good["loopback_dir"] / "report.json").exists()
-    assert good["psnr"] > 15 and math.isfinite(good["lpips"]) and math.isfinite(good["dists"])
+    assert good["psnr_rgb"] > 15 and math.isfinite(good["lpips"]) and math.isfinite(good["dists"])
 
     lost = rows[("lgvsc", -10.0)]
     assert lost["status"] == "ok" and lost["header_lost"] and lost["output_frames"] == N
-    assert lost["psnr"] < good["psnr"] and lost["lpips"] > good["lpips"] and lost["dists"] > good["dists"]
+    assert lost["psnr_rgb"] < good["psnr_rgb"] and lost["lpips"] > good["lpips"] and lost["dists"] > good["dists"]
     # the loopback knows the session out of band, so its link counters are measured even here
     assert lost["pdus_sent"] > 0 and lost["pdus_lost"] == lost["pdus_sent"] and lost["cbr_link"] > 0
 

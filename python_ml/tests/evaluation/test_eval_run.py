@@ -20,7 +20,7 @@ from lgvsc.video import write_video
 
 W, H = 192, 160
 SNRS = (2.0, 10.0)
-SCHEMES = ("lgvsc", "skim", "h264", "h265", "text-only")
+SCHEMES = ("lgvsc", "skim", "h264", "h265", "h264-matched", "text-only")
 
 
 def _config() -> EvalConfig:
@@ -55,15 +55,20 @@ def test_every_scheme_has_a_row_per_video_and_snr(evaluated):
                     assert row["cbr"] > 0
                 else:
                     assert row["status"] == "ok"
-                    assert 0 < row["psnr"] <= 100 and 0 < row["ssim"] <= 1 and 0 < row["ms_ssim"] <= 1
+                    for m in ("psnr_y", "psnr_rgb"):
+                        assert 0 < row[m] <= 100
+                    for m in ("ssim_y", "ssim_rgb", "ms_ssim"):
+                        assert 0 < row[m] <= 1
 
 
-def test_h264_costs_more_channel_than_lgvsc(evaluated):
+def test_h264_costs_more_channel_than_lgvsc_and_matched_never_more(evaluated):
     _, _, run, _ = evaluated
     for r in _rows(run, scheme="lgvsc"):
         (h,) = _rows(run, scheme="h264", video=r["video"], snr_db=r["snr_db"])
         assert h["cbr"] > r["cbr"]
         assert h["preset"] == r["preset"] == "paper-10dB"  # same link, same accounting
+        (m,) = _rows(run, scheme="h264-matched", video=r["video"], snr_db=r["snr_db"])
+        assert m["status"] == "ok" and 0 < m["payload_bytes"] <= r["payload_bytes"] == m["budget_bytes"]
 
 
 def test_semantic_schemes_always_return_full_length_video(evaluated):
@@ -113,6 +118,8 @@ def test_output_files_reference_only_computed_results(evaluated):
             nb = sum(int(r["num_blocks"]) for r in rs)
             assert f"| {codec} | {snr:g} | paper-10dB (16qam) | {be / nb:.3g} | {be}/{nb} |" in report
     assert "repeat of the last delivered frame" in report
+    assert "PSNR-Y (dB, BT.601)" in report and "SSIM-RGB" in report  # the convention in the table header
+    assert "Equal-bytes baselines" in report
     assert "text-only" in report and "Skipped" in report
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["config"]["design_snr"] == 10.0 and meta["seeds"] == [0]

@@ -24,14 +24,16 @@ def clip():
 def test_h26x_clean_and_lost_units(clip, codec):
     s = H26xScheme(codec, gop=4)
     prep = s.prepare(clip)
-    assert prep.payload_bytes == sum(map(len, prep.units)) and len(prep.units) == 12
+    assert prep.payload_bytes == sum(map(len, prep.units)) and prep.info["access_units"] == 12
+    assert max(map(len, prep.units)) <= 1500  # access units travel as PDUs of at most the MTU
     clean = s.receive(clip, prep, list(prep.units))
     assert clean.stats["decode_failures"] == 0 and clean.frames.shape == clip.frames.shape
     assert np.abs(clean.frames.astype(int) - clip.frames).mean() < 40  # QP 51: coarse but the right picture
     lost = s.receive(clip, prep, [None] * len(prep.units))
     assert lost.stats["decode_failures"] == 12 and not lost.frames.any()  # nothing ever decoded: black
-    # The second half of the units (decode order) lost: the player repeats the last delivered frame.
-    keep = [u if i < 6 else None for i, u in enumerate(prep.units)]
+    # The second half of the access units (decode order) lost: the player repeats the last delivered frame.
+    owner = prep.context[2]
+    keep = [u if owner[i] < 6 else None for i, u in enumerate(prep.units)]
     part = s.receive(clip, prep, keep)
     assert 6 <= part.stats["decode_failures"] < 12
     assert part.frames[0].any() and np.array_equal(part.frames[-1], part.frames[-2])
@@ -64,6 +66,6 @@ def test_clip_score_is_computed_from_given_weights(tmp_path):
     scorer = ClipScorer(build_tiny_clip(tmp_path / "clip"), device="cpu")
     a = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
     same = _score(a, a, scorer)
-    assert same["clip_score"] == pytest.approx(1.0, abs=1e-5) and same["psnr"] == 100.0
+    assert same["clip_score"] == pytest.approx(1.0, abs=1e-5) and same["psnr_y"] == same["psnr_rgb"] == 100.0
     none = _score(a, a, None)
     assert np.isnan(none["clip_score"]) and np.isnan(none["lpips"]) and np.isnan(none["dists"])

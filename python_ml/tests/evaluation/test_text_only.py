@@ -100,7 +100,7 @@ def test_eval_computes_the_text_only_row_with_the_hf_profile(tiny, scene, tmp_pa
     rows = {r["scheme"]: r for r in run.rows}
     t, lg = rows["text-only"], rows["lgvsc"]
     assert t["status"] == "ok" and t["note"] == "" and t["output_frames"] == t["frames"] == N
-    assert 0 < t["cbr"] < lg["cbr"] and 0 < t["psnr"] <= 100 and 0 < t["ssim"] <= 1
+    assert 0 < t["cbr"] < lg["cbr"] and 0 < t["psnr_y"] <= 100 and 0 < t["ssim_y"] <= 1
     assert t["block_errors"] == 0 and t["decode_failures"] == 0
     write_outputs(tmp_path / "out", run, cfg, argv=["scene.mp4"])
     report = (tmp_path / "out" / "report.md").read_text()

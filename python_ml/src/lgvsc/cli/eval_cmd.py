@@ -11,13 +11,14 @@ from lgvsc.errors import UserError
 
 __all__ = ["add_parser", "run"]
 
-_SCHEMES = ("lgvsc", "skim", "h264", "h265", "text-only")
+_SCHEMES = ("lgvsc", "skim", "h264", "h265", "h264-matched", "h265-matched", "av1-matched", "text-only")
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "eval",
-        help="evaluate lgvsc against SKIM, H.264, H.265 and text-only over a simulated link",
+        help="evaluate lgvsc against SKIM, H.264/H.265 (paper QP 51 and equal bytes), AV1 and text-only over a "
+             "simulated link",
         description=(
             "For every video, scheme, SNR and seed: send the scheme's payload through the paper's 5G LDPC + QAM "
             "link (Sionna) over the chosen channel, rebuild the video and score it (PSNR, SSIM, MS-SSIM; CLIP "
@@ -39,6 +40,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--fec", default="none", help="phy transport: PHY FEC, none (default) or cc")
     p.add_argument("--gr-python", default="/usr/bin/python3",
                    help="phy transport: the interpreter with GNU Radio and gr-lgvsc (default /usr/bin/python3)")
+    p.add_argument("--loss", type=float, nargs="+", default=[0.0], metavar="RATE",
+                   help="PDU loss rates after the link, a sweep (e.g. 0 0.1 0.3; default 0): i.i.d., or bursty "
+                        "with --burst-loss")
+    p.add_argument("--burst-loss", type=float, default=None, metavar="PDUS",
+                   help="make the --loss sweep bursty: Gilbert-Elliott with this mean burst length in PDUs")
     p.add_argument("--design-snr", type=float, default=None,
                    help="choose the LDPC/QAM preset for this SNR at every channel SNR (cliff effect); "
                         "default: the preset of each channel SNR")
@@ -77,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be >= 1")
     config = EvalConfig(snrs=tuple(float(s) for s in args.snr), schemes=tuple(args.schemes), channel=args.channel,
+                        losses=tuple(float(x) for x in args.loss), burst=args.burst_loss,
                         transport=args.transport, design_snr=args.design_snr, seeds=args.seeds,
                         profile=args.profile, profile_options=profile_options(args), width=args.width,
                         height=args.height, fps=args.fps, max_frames=args.max_frames, gops=gops,

@@ -31,12 +31,18 @@ __all__ = ["PAPER_H26X_FAIL_BELOW_DB", "QUALITY_METRICS", "aggregate", "write_ou
 
 #: The paper: H.264/H.265 + its 5G LDPC table fail below this SNR (dB).
 PAPER_H26X_FAIL_BELOW_DB = 6.0
-QUALITY_METRICS = ("psnr", "ssim", "ms_ssim", "lpips", "dists", "clip_score")
-_FIRST_COLUMNS = ["video", "scheme", "snr_db", "design_snr_db", "seed", "status", "channel", "transport",
+QUALITY_METRICS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "ms_ssim", "lpips", "dists", "clip_score")
+#: Table/plot names that carry the convention (docs/evaluation.md, lgvsc.metrics.fast.CONVENTIONS).
+METRIC_NAMES = {"psnr_y": "PSNR-Y (dB, BT.601)", "ssim_y": "SSIM-Y (BT.601)", "psnr_rgb": "PSNR-RGB (dB)",
+                "ssim_rgb": "SSIM-RGB", "ms_ssim": "MS-SSIM (RGB)"}
+#: Conventional schemes "graceful degradation versus the cliff" is judged against.
+_CONVENTIONAL = ("h264", "h265", "h264-matched", "h265-matched", "av1-matched")
+_FIRST_COLUMNS = ["video", "scheme", "snr_db", "loss", "burst", "design_snr_db", "seed", "status", "channel", "transport",
                   "preset", "k", "n", "modulation", "payload_bytes", "cbr", "cbr_link", *QUALITY_METRICS,
                   "num_blocks", "block_errors", "bler", "bit_errors", "ber", "units_errored", "decode_failures",
                   "frames_concealed", "output_frames", "frames", "width", "height", "fps"]
-_SUMMARY_VALUES = ("cbr", "cbr_link", *QUALITY_METRICS, "bler", "decode_failures")
+_SUMMARY_VALUES = ("cbr", "cbr_link", *QUALITY_METRICS, "bler", "decode_failures", "frames_concealed",
+                   "output_frames", "frames", "payload_bytes")
 
 
 def _num(v: Any) -> float:
@@ -110,21 +116,25 @@ def _fmt(mean: float, std: float, digits: int = 2, sci: bool = False) -> str:
 # plots
 # ----------------------------------------------------------------------------------------------------------
 #: (marker, line style) per scheme, in :data:`SCHEMES` order.
-_STYLES = (("o", "-"), ("s", "--"), ("^", "-."), ("v", ":"), ("D", (0, (5, 1, 1, 1))))
+_STYLES = (("o", "-"), ("s", "--"), ("^", "-."), ("v", ":"), ("<", (0, (3, 1))), (">", (0, (1, 1))),
+           ("P", (0, (5, 2, 1, 2))), ("D", (0, (5, 1, 1, 1))))
 _LOWER_IS_BETTER = ("lpips", "dists")
 
 
 def _metric_label(m: str) -> str:
+    if m in METRIC_NAMES:
+        return METRIC_NAMES[m]
     return m.upper().replace("_", "-") + (" (lower is better)" if m in _LOWER_IS_BETTER else "")
 
 
 def _computed_metrics(rows: list[dict[str, Any]], key: str = "") -> list[str]:
-    """PSNR, SSIM, MS-SSIM, and the model-based metrics that have at least one computed value."""
-    return ["psnr", "ssim", "ms_ssim"] + [m for m in ("lpips", "dists", "clip_score") if any(
+    """PSNR/SSIM (luma and RGB), MS-SSIM, and the model-based metrics that have at least one computed value."""
+    return ["psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "ms_ssim"] + [m for m in ("lpips", "dists", "clip_score") if any(
         math.isfinite(_num(r.get(m + key))) for r in rows)]
 
 
-def _plot_quality(summary: list[dict[str, Any]], metrics: list[str], path: Path) -> None:
+def _plot_quality(summary: list[dict[str, Any]], metrics: list[str], path: Path, x: str = "snr_db",
+                  xlabel: str = "channel SNR (dB)", title: str = "Quality vs SNR") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -132,24 +142,24 @@ def _plot_quality(summary: list[dict[str, Any]], metrics: list[str], path: Path)
 
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
     present = [s for s in SCHEMES if any(r["scheme"] == s for r in summary)]
-    snrs = sorted({r["snr_db"] for r in summary})
-    step = min((b - a for a, b in zip(snrs, snrs[1:], strict=False)), default=1.0)
+    xs_all = sorted({r[x] for r in summary})
+    step = min((b - a for a, b in zip(xs_all, xs_all[1:], strict=False)), default=1.0)
     for ax, m in zip(axes[0], metrics, strict=True):
         for i, scheme in enumerate(present):
-            rs = sorted((r for r in summary if r["scheme"] == scheme), key=lambda r: r["snr_db"])
+            rs = sorted((r for r in summary if r["scheme"] == scheme), key=lambda r: r[x])
             # A small x offset, and a marker and line style per scheme, so equal curves stay visible.
-            dx = (i - (len(present) - 1) / 2) * 0.06 * step
-            x = [r["snr_db"] + dx for r in rs]
+            dx = (i - (len(present) - 1) / 2) * 0.03 * step
+            xv = [r[x] + dx for r in rs]
             y = [r[f"{m}_mean"] for r in rs]
             e = [r[f"{m}_std"] if math.isfinite(r[f"{m}_std"]) else 0.0 for r in rs]
             st = _STYLES[SCHEMES.index(scheme) % len(_STYLES)]
-            ax.errorbar(x, y, yerr=e, marker=st[0], linestyle=st[1], ms=5, capsize=3, label=scheme,
+            ax.errorbar(xv, y, yerr=e, marker=st[0], linestyle=st[1], ms=5, capsize=3, label=scheme,
                         alpha=0.9, mfc="none" if i % 2 else None)
-        ax.set_xlabel("channel SNR (dB)")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(_metric_label(m))
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle("Quality vs SNR (mean over videos and seeds; bars: std)")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"{title} (mean over videos and seeds; bars: std)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -249,7 +259,8 @@ def _keyframe_timeline(rows: list[dict[str, Any]], video_key: str, path: Path) -
 # report
 # ----------------------------------------------------------------------------------------------------------
 def _h26x_table(rows: list[dict[str, Any]], config: EvalConfig) -> tuple[list[str], list[str]]:
-    lines = ["| codec | SNR (dB) | preset | BLER (measured) | block errors / blocks | AUs with bit errors | "
+    rows = [r for r in rows if not _num(r.get("loss", 0.0)) > 0]  # the link alone, no added PDU loss
+    lines = ["| codec | SNR (dB) | preset | BLER (measured) | block errors / blocks | PDUs with bit errors | "
              "frames not decoded | paper's claim | agreement |", "|---|---|---|---|---|---|---|---|---|"]
     disagreements = []
     for codec in ("h264", "h265"):
@@ -317,6 +328,120 @@ def _cbr_line(config: EvalConfig) -> str:
             "included).")
 
 
+def _loss_line(config: EvalConfig) -> str:
+    losses = ", ".join(f"{x:g}" for x in config.losses)
+    if config.burst is None:
+        return (f"- PDU loss after the link: {losses} (i.i.d. per PDU, `lgvsc.evaluation.loss`), the same model "
+                "for every scheme (a lost PDU is one the receiver never gets).")
+    return (f"- PDU loss after the link: {losses} mean rate, in bursts (Gilbert–Elliott, mean burst "
+            f"{config.burst:g} PDUs, `lgvsc.evaluation.loss`), the same model for every scheme.")
+
+
+def _q(summary: list[dict[str, Any]], scheme: str, snr: float, loss: float, m: str) -> float:
+    for r in summary:
+        if r["scheme"] == scheme and r["snr_db"] == snr and r["loss"] == loss:
+            return r[f"{m}_mean"]
+    return float("nan")
+
+
+def _verdict(summary: list[dict[str, Any]], config: EvalConfig) -> list[str]:
+    """Graceful degradation versus the cliff, stated from the numbers (luma PSNR and SSIM drops)."""
+    L: list[str] = []
+    present = [s for s in SCHEMES if any(r["scheme"] == s for r in summary)]
+    conv = [s for s in present if s in _CONVENTIONAL]
+    if "lgvsc" not in present or not conv:
+        return L
+    snrs = sorted({r["snr_db"] for r in summary})
+    losses = sorted({r["loss"] for r in summary})
+    sweeps = []
+    if len(losses) > 1:
+        hi = snrs[-1]
+        sweeps.append((f"PDU loss {losses[0]:g} → {losses[-1]:g} at {hi:g} dB", (hi, losses[0]), (hi, losses[-1])))
+    if len(snrs) > 1:
+        lo_loss = losses[0]
+        design = ("a fixed design SNR of " + f"{config.design_snr:g} dB" if config.design_snr is not None
+                  else "each SNR's own preset")
+        sweeps.append((f"channel SNR {snrs[-1]:g} → {snrs[0]:g} dB ({design}, channel {config.channel}, "
+                       f"loss {lo_loss:g})", (snrs[-1], lo_loss), (snrs[0], lo_loss)))
+    if not sweeps:
+        return L
+    L += ["## Graceful degradation versus the cliff", "",
+          "Judged from the table above: the drop in PSNR-Y / SSIM-Y of each scheme from the best to the worst "
+          "condition of each sweep. It **holds** for a sweep when lgvsc's drop is smaller than that of every "
+          "conventional scheme computed, in both metrics.", ""]
+    for label, good, bad in sweeps:
+        L += [f"**{label}**", "", "| scheme | PSNR-Y best → worst (dB) | drop | SSIM-Y best → worst | drop |",
+              "|---|---|---|---|---|"]
+        drops = {}
+        for s in present:
+            p0, p1 = _q(summary, s, *good, "psnr_y"), _q(summary, s, *bad, "psnr_y")
+            s0, s1 = _q(summary, s, *good, "ssim_y"), _q(summary, s, *bad, "ssim_y")
+            drops[s] = (p0 - p1, s0 - s1)
+            L.append(f"| {s} | {p0:.2f} → {p1:.2f} | {p0 - p1:.2f} | {s0:.3f} → {s1:.3f} | {s0 - s1:.3f} |")
+        lg = drops["lgvsc"]
+        valid = [c for c in conv if all(math.isfinite(x) for x in drops[c])]
+        if not all(math.isfinite(x) for x in lg) or not valid:
+            L += ["", "Not enough computed cells to judge this sweep.", ""]
+            continue
+        worse = [c for c in valid if not (lg[0] < drops[c][0] and lg[1] < drops[c][1])]
+        flat = all(abs(d[0]) < 0.05 and abs(d[1]) < 0.001 for d in drops.values())
+        if flat:
+            L += ["", "**Not shown**: no scheme's quality moves in this sweep (every cell received the same "
+                      "units), so it says nothing about graceful degradation.", ""]
+        elif not worse:
+            L += ["", f"**Holds**: lgvsc loses {lg[0]:.2f} dB / {lg[1]:.3f} SSIM-Y, less than every "
+                      f"conventional scheme ({', '.join(f'{c} {drops[c][0]:.2f} dB / {drops[c][1]:.3f}' for c in valid)}).",
+                  ""]
+        else:
+            L += ["", f"**Does not hold**: lgvsc loses {lg[0]:.2f} dB / {lg[1]:.3f} SSIM-Y; "
+                      + ", ".join(f"{c} loses {drops[c][0]:.2f} dB / {drops[c][1]:.3f}" for c in worse)
+                      + " — no more than lgvsc in at least one metric.", ""]
+    return L
+
+
+def _matched_table(ok: list[dict[str, Any]]) -> list[str]:
+    rows = [r for r in ok if r["scheme"] in ("h264-matched", "h265-matched", "av1-matched")
+            and not _num(r.get("loss", 0)) > 0 and r.get("seed") == 0]
+    if not rows:
+        return []
+    L = ["## Equal-bytes baselines: what each cell's ladder chose", "",
+         "| scheme | video | SNR (dB) | lgvsc bytes (budget) | bytes | fill | rung (size @ fps) | CRF |",
+         "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (SCHEMES.index(r["scheme"]), r["video"], r["snr_db"])):
+        L.append(f"| {r['scheme']} | {r['video']} | {r['snr_db']:g} | {r.get('budget_bytes', 'n/a')} | "
+                 f"{r['payload_bytes']} | {_num(r.get('fill')):.3f} | {r.get('rung', 'n/a')} | "
+                 f"{_num(r.get('crf')):.2f} |")
+    low = [r for r in rows if _num(r.get("fill")) < 0.95]
+    L.append("")
+    if low:
+        L += [f"{len(low)} cell(s) use less than 95 % of the budget: the next finer quantiser step on the best "
+              "rung no longer fits (SVT-AV1 takes integer CRFs only; at the coarsest end one step changes the size "
+              "by more than 5 %).", ""]
+    return L
+
+
+def _cbr_check(rows: list[dict[str, Any]], config: EvalConfig) -> list[str]:
+    """lgvsc's CBR per cell against the paper's 6.1–6.6e-4, and why a cell lies outside."""
+    lg = [r for r in rows if r["scheme"] == "lgvsc" and not _num(r.get("loss", 0)) > 0]
+    if not lg or config.transport == "phy":
+        return []
+    lo, hi = 6.1e-4, 6.6e-4
+    out = [r for r in lg if not lo <= _num(r["cbr"]) <= hi]
+    L = [f"lgvsc's CBR against the paper's full system (6.1–6.6e-4): {len(lg) - len(out)} of {len(lg)} cells "
+         "inside. Each cell encodes with the budget of its own preset: the largest whole number of the preset's "
+         "LDPC blocks whose CBR is at most 6.6e-4 (`lgvsc.accounting.payload_bits_for_cbr` with the preset's "
+         "modulation and code rate)."]
+    for r in out:
+        blk = int(r["n"]) // {"qpsk": 2, "16qam": 4, "64qam": 6, "256qam": 8}.get(r["modulation"], 2)
+        block_cbr = blk / (3 * int(r["width"]) * int(r["height"]) * int(r["frames"]))
+        why = (f"one LDPC block of this preset is {block_cbr:.2e} of CBR on this clip, so whole blocks cannot "
+               "land inside the range" if block_cbr > (hi - lo) else
+               "the semantic stream did not fill its budget (see the encoder's budget warning)"
+               if _num(r["cbr"]) < lo else "the stream is larger than its budget (the encoder could not fit it)")
+        L.append(f"- {r['video']} at {r['snr_db']:g} dB ({r['preset']}): {_num(r['cbr']):.3e} — {why}.")
+    return L + [""]
+
+
 def _report(run: EvalRun, rows: list[dict[str, Any]], summary_all: list[dict[str, Any]], config: EvalConfig,
             plots: dict[str, str], argv: list[str] | None) -> str:
     ok = [r for r in rows if r.get("status") == "ok"]
@@ -350,7 +475,15 @@ def _report(run: EvalRun, rows: list[dict[str, Any]], summary_all: list[dict[str
           f"{config.gops.get('h265', 400)} frames (paper GOPs: H.264 400/80/20, H.265 400/50/13); bit errors are "
           "left in the access units and whatever FFmpeg decodes is scored. A frame the decoder does not deliver "
           "is shown as a **repeat of the last delivered frame (black before the first)**, as a player would. "
-          "Access-unit boundaries and timestamps are assumed intact (container/RTP framing).",
+          "Access-unit boundaries and timestamps are assumed intact (container/RTP framing); the access units "
+          f"travel as PDUs of at most {config.mtu} bytes. These are the paper's baselines, kept as they are.",
+          "- h264-matched / h265-matched / av1-matched: the **equal-bytes** baselines. In each cell the codec "
+          "(libx264 slow, libx265 fast, SVT-AV1 preset 8, CRF search) gets the bytes lgvsc used in that cell, "
+          "never more and at least 95 % where the quantiser allows; the best rung of a size × frame-rate ladder "
+          "(luma PSNR of its error-free decode) is kept, decoded, upscaled (Lanczos) and frame-repeated to the "
+          f"clip's size and rate and scored like the others. Its PDUs (≤ {config.mtu} bytes) cross the same link; "
+          "a PDU with a bit error is dropped (the PHY CRC, as for lgvsc) and FFmpeg decodes whatever arrives.",
+          _loss_line(config),
           _cbr_line(config), ""]
     L += ["### Metrics", ""]
     for k, v in run.metric_notes.items():
@@ -360,18 +493,25 @@ def _report(run: EvalRun, rows: list[dict[str, Any]], summary_all: list[dict[str
         L.append(f"- MS-SSIM window used: {wins} (frames too small for the standard 11).")
     L.append("")
 
-    L += ["## Quality per scheme and SNR", ""]
+    L += ["## Quality per scheme, SNR and PDU loss", "",
+          "Column names carry the convention: Y = luma Y' (BT.601 limited range, as FFmpeg's psnr/ssim "
+          "filters), RGB = all three channels (SSIM as scikit-image); every value is the mean over frames.", ""]
     metrics = _computed_metrics(ok)
-    L.append("| scheme | SNR (dB) | n | " + " | ".join(m.upper().replace("_", "-") for m in metrics)
-             + " | CBR | BLER | decode failures |")
-    L.append("|---|---|---|" + "---|" * (len(metrics) + 3))
+    L.append("| scheme | SNR (dB) | PDU loss | n | " + " | ".join(_metric_label(m) for m in metrics)
+             + " | CBR | BLER | frames concealed | output / source frames |")
+    L.append("|---|---|---|---|" + "---|" * (len(metrics) + 4))
     for r in summary_all:
-        vals = " | ".join(_fmt(r[f"{m}_mean"], r[f"{m}_std"], 2 if m == "psnr" else 3) for m in metrics)
-        L.append(f"| {r['scheme']} | {r['snr_db']:g} | {r['n']} | {vals} | {r['cbr_mean']:.3e} | "
-                 f"{_fmt(r['bler_mean'], r['bler_std'], 3)} | {_fmt(r['decode_failures_mean'], float('nan'), 1)} |")
+        vals = " | ".join(_fmt(r[f"{m}_mean"], r[f"{m}_std"], 2 if m.startswith("psnr") else 3) for m in metrics)
+        L.append(f"| {r['scheme']} | {r['snr_db']:g} | {r['loss']:g} | {r['n']} | {vals} | {r['cbr_mean']:.3e} | "
+                 f"{_fmt(r['bler_mean'], r['bler_std'], 3)} | {_fmt(r['frames_concealed_mean'], float('nan'), 1)} | "
+                 f"{_fmt(r['output_frames_mean'], float('nan'), 0)} / {_fmt(r['frames_mean'], float('nan'), 0)} |")
     L.append("")
     if "quality" in plots:
         L += [f"![quality vs SNR]({plots['quality']})", ""]
+    if "loss" in plots:
+        L += [f"![quality vs PDU loss]({plots['loss']})", ""]
+    L += _verdict(summary_all, config)
+    L += _matched_table(ok)
 
     L += ["## Channel bandwidth ratio", ""]
     L.append("| scheme | " + " | ".join(f"{s:g} dB" for s in snrs) + " |")
@@ -393,6 +533,7 @@ def _report(run: EvalRun, rows: list[dict[str, Any]], summary_all: list[dict[str
                 cells.append(f"{np.mean(vs):.3e}" if vs else "n/a")
             L.append(f"| {s} | " + " | ".join(cells) + " |")
     L.append("")
+    L += _cbr_check(rows, config)
     if "cbr" in plots:
         L += [f"![CBR per scheme]({plots['cbr']})", ""]
 
@@ -440,8 +581,9 @@ def write_outputs(outdir: str | os.PathLike, run: EvalRun, config: EvalConfig,
     (staging / "plots").mkdir(parents=True)
     try:
         (staging / "results.csv").write_bytes(_csv_bytes(rows, _FIRST_COLUMNS))
-        summary = aggregate(rows, ("video", "scheme", "snr_db"))
-        (staging / "summary.csv").write_bytes(_csv_bytes(summary, ["video", "scheme", "snr_db", "n"]))
+        rows = [dict(r, loss=r.get("loss", 0.0)) for r in rows]
+        summary = aggregate(rows, ("video", "scheme", "snr_db", "loss"))
+        (staging / "summary.csv").write_bytes(_csv_bytes(summary, ["video", "scheme", "snr_db", "loss", "n"]))
         try:
             import pyarrow  # noqa: F401  (optional: Parquet only where pyarrow is installed)
             import pyarrow.csv as pacsv
@@ -450,12 +592,22 @@ def write_outputs(outdir: str | os.PathLike, run: EvalRun, config: EvalConfig,
             pq.write_table(pacsv.read_csv(staging / "results.csv"), staging / "results.parquet")
         except ImportError:
             pass
-        summary_all = aggregate(rows, ("scheme", "snr_db"))
+        summary_all = aggregate(rows, ("scheme", "snr_db", "loss"))
         plots: dict[str, str] = {}
         metrics = _computed_metrics(summary_all, "_mean")
+        losses = sorted({r["loss"] for r in summary_all})
         if summary_all:
-            _plot_quality(summary_all, metrics, staging / "plots" / "quality_vs_snr.png")
+            at_min_loss = [r for r in summary_all if r["loss"] == losses[0]]
+            _plot_quality(at_min_loss, metrics, staging / "plots" / "quality_vs_snr.png",
+                          title=f"Quality vs SNR at PDU loss {losses[0]:g}")
             plots["quality"] = "plots/quality_vs_snr.png"
+        if len(losses) > 1:
+            top = max(r["snr_db"] for r in summary_all)
+            model = ("i.i.d." if config.burst is None else f"Gilbert–Elliott, mean burst {config.burst:g}")
+            _plot_quality([r for r in summary_all if r["snr_db"] == top], metrics[:2],
+                          staging / "plots" / "quality_vs_loss.png", x="loss",
+                          xlabel=f"PDU loss rate ({model})", title=f"Quality vs PDU loss at {top:g} dB")
+            plots["loss"] = "plots/quality_vs_loss.png"
         cbr_rows = aggregate([dict(r, status="ok") for r in rows], ("scheme", "snr_db"), ("cbr",))
         if cbr_rows:
             _plot_cbr(cbr_rows, staging / "plots" / "cbr.png", *(

@@ -30,15 +30,19 @@ import numpy as np
 
 from lgvsc.errors import UserError
 from lgvsc.evaluation.link import TRANSPORTS, Link, cell_seed
-from lgvsc.evaluation.schemes import SCHEMES, Prepared, SchemeSkipped, make_scheme, units_digest
+from lgvsc.evaluation.schemes import MATCHED, SCHEMES, Prepared, SchemeSkipped, make_scheme, units_digest
 
-__all__ = ["DEFAULT_SNRS", "VIDEO_EXTENSIONS", "EvalConfig", "EvalRun", "find_videos", "run_evaluation"]
+__all__ = ["DEFAULT_SNRS", "LGVSC_TARGET_CBR", "VIDEO_EXTENSIONS", "EvalConfig", "EvalRun", "find_videos",
+           "preset_target_cbr", "run_evaluation"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SNRS: tuple[float, ...] = (0.0, 2.0, 4.0, 6.0, 8.0, 10.0)
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".y4m", ".m4v", ".mpg", ".mpeg", ".ts")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+#: The paper's full-system CBR is 6.1–6.6e-4: each cell's semantic stream gets the largest whole number of
+#: LDPC blocks of its preset whose CBR does not exceed the upper figure.
+LGVSC_TARGET_CBR = 6.6e-4
 SAMPLE_WIDTH = 288
 
 #: Model-based metrics we never estimate; the reason is printed in the report.
@@ -56,6 +60,9 @@ class EvalConfig:
 
     snrs: tuple[float, ...] = DEFAULT_SNRS
     schemes: tuple[str, ...] = SCHEMES
+    #: PDU loss rates after the link (i.i.d., or Gilbert–Elliott with mean burst ``burst`` PDUs).
+    losses: tuple[float, ...] = (0.0,)
+    burst: float | None = None
     channel: str = "awgn"
     transport: str = "linksim"
     design_snr: float | None = None
@@ -121,6 +128,23 @@ class EvalConfig:
                     raise UserError(f"{opt}: {p}: no such file or folder")
         if self.seeds < 1:
             raise UserError(f"--seeds must be >= 1, got {self.seeds}")
+        if not self.losses:
+            raise UserError("the loss list is empty: give at least one --loss value")
+        if any(not (math.isfinite(x) and 0.0 <= x < 1.0) for x in self.losses):
+            raise UserError(f"--loss values must lie in [0, 1), got {list(self.losses)}")
+        if self.burst is not None:
+            from lgvsc.evaluation.loss import GilbertElliott
+
+            if not (math.isfinite(self.burst) and self.burst >= 1.0):
+                raise UserError(f"--burst-loss (mean burst length in PDUs) must be >= 1, got {self.burst}")
+            for x in self.losses:
+                try:
+                    GilbertElliott(x, self.burst)
+                except ValueError as exc:
+                    raise UserError(f"--loss {x:g} --burst-loss {self.burst:g}: {exc}") from None
+        if self.transport == "phy" and (any(x > 0 for x in self.losses) or self.burst is not None):
+            raise UserError("--loss/--burst-loss run over the linksim transport (the phy transport's loss is "
+                            "the radio's own)")
         if self.design_snr is not None and not math.isfinite(self.design_snr):
             raise UserError("--design-snr must be a finite number")
         for codec, gop in self.gops.items():
@@ -206,9 +230,9 @@ class _VideoState:
     def __init__(self, path: Path, key: str, config: EvalConfig, timings: dict[str, float]) -> None:
         self.path, self.key, self.config, self.timings = path, key, config, timings
         self._clip = None
-        self.prepared: dict[str, Prepared] = {}
+        self.prepared: dict[tuple[str, str], Prepared] = {}
         self.schemes: dict[str, Any] = {}
-        self.skem_stream = None
+        self.skem_streams: dict[str, Any] = {}  # per preset: the budget differs
 
     @property
     def clip(self):
@@ -227,17 +251,29 @@ class _VideoState:
 
 def _score(ref: np.ndarray, test: np.ndarray, clip_scorer: Any, perceptual: dict[str, Any] | None = None
            ) -> dict[str, Any]:
-    from lgvsc.metrics.ms_ssim import ms_ssim_clip
-    from lgvsc.metrics.quality import frame_quality
+    from lgvsc.metrics.fast import clip_quality
 
-    q = frame_quality(ref, test)
-    ms = ms_ssim_clip(ref, test)
-    out = {"psnr": q.mean_psnr, "ssim": q.mean_ssim, "ms_ssim": ms.mean, "ms_ssim_window": ms.win_size,
-           "lpips": float("nan"), "dists": float("nan"),
-           "clip_score": float(clip_scorer.score(ref, test)) if clip_scorer is not None else float("nan")}
+    out: dict[str, Any] = clip_quality(ref, test).means()
+    out.update(lpips=float("nan"), dists=float("nan"),
+               clip_score=float(clip_scorer.score(ref, test)) if clip_scorer is not None else float("nan"))
     for name, scorer in (perceptual or {}).items():
         out[name] = scorer.score(ref, test)
     return out
+
+
+def preset_target_cbr(clip: Any, preset: Any, target: float = LGVSC_TARGET_CBR) -> float:
+    """The encoder's ``target_cbr`` (its QPSK rate-1/2 units) that gives the byte budget of ``preset``.
+
+    The budget is the largest payload in whole LDPC blocks of the preset (its modulation and code rate)
+    whose paper CBR does not exceed ``target`` (:func:`lgvsc.accounting.payload_bits_for_cbr`).
+    """
+    from lgvsc.accounting import payload_bits_for_cbr, source_values
+
+    bits = payload_bits_for_cbr(target, clip.width, clip.height, clip.num_frames, preset.modulation,
+                                block=(preset.k, preset.n))
+    budget_bytes = max(1, bits // 8)
+    # The encoder's budget is floor(target_cbr · C·H·W·F) bits / 8 (one bit per QPSK-1/2 symbol).
+    return (budget_bytes * 8 + 0.5) / source_values(clip.width, clip.height, clip.num_frames)
 
 
 def _save_sample(frame: np.ndarray, path: Path) -> None:
@@ -299,7 +335,10 @@ def run_evaluation(videos: list[Path], outdir: str | os.PathLike, config: EvalCo
         metric_notes["dists"] = (f"DISTS (lower is better) from {', '.join(config.dists_weights)}; "
                                  f"{pf} evenly spaced frames per clip")
     clip_scorer_all = (clip_scorer, perceptual)
-    metric_notes["ms_ssim"] = "pytorch-msssim, 5 scales; window 11 unless the frames are too small"
+    from lgvsc.metrics.fast import CONVENTIONS
+
+    metric_notes.update(CONVENTIONS)
+    metric_notes["ms_ssim"] = CONVENTIONS["ms_ssim"] + "; window 11 unless the frames are too small"
     timings["setup"] += time.perf_counter() - t0
 
     states = []
@@ -309,11 +348,13 @@ def run_evaluation(videos: list[Path], outdir: str | os.PathLike, config: EvalCo
         norm = {"width": c.width, "height": c.height, "fps": c.fps, "max_frames": c.max_frames}
         key = hashlib.sha256(json.dumps([_file_hash(p), norm], sort_keys=True).encode()).hexdigest()[:16]
         timings["hash"] += time.perf_counter() - t
-        states.append(_VideoState(p, key, config, timings))
+        vs = _VideoState(p, key, config, timings)
+        vs.backends, vs.encoder_options = backends, enc_opts
+        states.append(vs)
 
     # SKIM's count is SKEM's: put lgvsc first so its stream is at hand.
     order = sorted(config.schemes, key=lambda s: SCHEMES.index(s))
-    total = len(states) * len(order) * len(config.snrs) * config.seeds
+    total = len(states) * len(order) * len(config.snrs) * len(config.losses) * config.seeds
     rows: list[dict[str, Any]] = []
     computed = cached = 0
     recon_cache: dict[tuple[str, str, str], tuple[dict[str, Any], dict[str, Any], str]] = {}
@@ -321,11 +362,13 @@ def run_evaluation(videos: list[Path], outdir: str | os.PathLike, config: EvalCo
         for vs in states:
             for name in order:
                 scheme = schemes[name]
-                for snr in config.snrs:
+                for snr, loss in ((a, b) for a in config.snrs for b in config.losses):
                     for seed in range(config.seeds):
                         params = {"v": CACHE_VERSION, "video": vs.key, "scheme": _scheme_params(vs, scheme, name),
                                   "snr": float(snr), "seed": seed, "link": config.link_params(),
                                   "metrics": config.metric_params()}
+                        if loss > 0 or config.burst is not None:
+                            params["loss"] = [float(loss), config.burst]
                         ckey = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:24]
                         cpath = cells_dir / f"{ckey}.json"
                         if cpath.exists():
@@ -337,7 +380,7 @@ def run_evaluation(videos: list[Path], outdir: str | os.PathLike, config: EvalCo
                             except (OSError, ValueError):
                                 log.warning("cell cache %s unreadable; recomputing", cpath)
                         row = _compute_cell(vs, name, scheme, snr, seed, link, config, clip_scorer_all, ckey,
-                                            cells_dir, recon_cache, timings, cbr_for_bits, source_values)
+                                            cells_dir, recon_cache, timings, cbr_for_bits, source_values, loss)
                         _atomic_write(cpath, json.dumps(row, sort_keys=True).encode())
                         rows.append(row)
                         computed += 1
@@ -361,49 +404,75 @@ def _scheme_params(vs: _VideoState, scheme: Any, name: str) -> dict[str, Any]:
     p = scheme.params()
     if name == "skim":
         p["skim_count"] = "skem"  # SKEM's count for this video (a function of the video key)
+    if name in ("lgvsc", "skim", "text-only", *MATCHED):
+        p["budget"] = ["per-preset", LGVSC_TARGET_CBR]  # the cell's preset sets the semantic stream's budget
     return p
 
 
-def _prepare(vs: _VideoState, name: str, scheme: Any, timings: dict[str, float]) -> Prepared:
-    if name in vs.prepared:
-        return vs.prepared[name]
-    clip = vs.clip
-    t = time.perf_counter()
-    if name in ("lgvsc", "skim", "text-only"):
-        from lgvsc.evaluation.schemes import SemanticScheme
+def _skem_stream(vs: _VideoState, scheme: Any, preset: Any, config: EvalConfig, timings: dict[str, float]):
+    """The lgvsc (SKEM) stream of this video at ``preset``'s budget (encoded once per preset)."""
+    from lgvsc.evaluation.schemes import SemanticScheme
 
-        if vs.skem_stream is None:
-            skem = scheme if name == "lgvsc" else SemanticScheme("skem", scheme.backends,
-                                                                 getattr(scheme, "mtu", 1500),
-                                                                 encoder_options=getattr(scheme,
-                                                                                         "encoder_options", None))
-            vs.skem_stream = skem.encode(clip)
-        if name == "lgvsc":
-            prep = scheme.prepare(clip, vs.skem_stream)
-        elif name == "skim":
-            scheme.skim_count = len(vs.skem_stream.keyframes)
-            prep = scheme.prepare(clip)
-            scheme.skim_count = None
-        else:
-            prep = scheme.prepare(clip, vs.skem_stream)
+    key = preset.name if preset is not None else "default"
+    if key not in vs.skem_streams:
+        t = time.perf_counter()
+        skem = SemanticScheme("skem", vs.backends, config.mtu, encoder_options=vs.encoder_options)
+        # No preset (the phy transport): the encoder's own default budget.
+        target = None if (config.keyframe_bytes or preset is None) else preset_target_cbr(vs.clip, preset)
+        vs.skem_streams[key] = skem.encode(vs.clip, target)
+        timings["encode:lgvsc"] += time.perf_counter() - t
+    return vs.skem_streams[key]
+
+
+def _prepare(vs: _VideoState, name: str, scheme: Any, timings: dict[str, float], preset: Any = None,
+             config: EvalConfig | None = None) -> Prepared:
+    """What ``name`` sends for this video in a cell of ``preset`` (semantic budgets and matched bytes follow it)."""
+    per_preset = name in ("lgvsc", "skim", "text-only", *MATCHED)
+    key = (name, (preset.name if preset is not None else "default") if per_preset else "")
+    if key in vs.prepared:
+        return vs.prepared[key]
+    clip = vs.clip
+    config = config or vs.config
+    if per_preset:
+        stream = _skem_stream(vs, scheme, preset, config, timings)
+    t = time.perf_counter()
+    if name == "lgvsc":
+        prep = scheme.prepare(clip, stream)
+    elif name == "skim":
+        scheme.skim_count = len(stream.keyframes)
+        target = None if (config.keyframe_bytes or preset is None) else preset_target_cbr(clip, preset)
+        prep = scheme.prepare(clip, target_cbr=target)
+        scheme.skim_count = None
+    elif name == "text-only":
+        prep = scheme.prepare(clip, stream)
+    elif name in MATCHED:
+        from lgvsc.wire import stream_to_bytes
+
+        try:
+            prep = scheme.prepare(clip, len(stream_to_bytes(stream)))
+        except SchemeSkipped as exc:
+            prep = Prepared(units=[], payload_bytes=0, info={"skipped": str(exc)})
     else:
         prep = scheme.prepare(clip)
     timings[f"encode:{name}"] += time.perf_counter() - t
-    vs.prepared[name] = prep
+    vs.prepared[key] = prep
     return prep
 
 
 def _compute_cell(vs, name, scheme, snr, seed, link, config, scorers, ckey, cells_dir, recon_cache, timings,
-                  cbr_for_bits, source_values) -> dict[str, Any]:
+                  cbr_for_bits, source_values, loss: float = 0.0) -> dict[str, Any]:
     if config.transport == "phy":
         return _compute_phy_cell(vs, name, scheme, snr, seed, config, scorers, ckey, cells_dir, timings,
                                  cbr_for_bits)
+    from lgvsc.evaluation.loss import loss_mask
+
     clip_scorer, perceptual = scorers
-    prep = _prepare(vs, name, scheme, timings)
-    clip = vs.clip
     preset = link.preset(snr)
+    prep = _prepare(vs, name, scheme, timings, preset, config)
+    clip = vs.clip
     row: dict[str, Any] = {
         "video": vs.path.name, "video_key": vs.key, "scheme": name, "snr_db": float(snr),
+        "loss": float(loss), "burst": config.burst if config.burst is not None else float("nan"),
         "design_snr_db": config.design_snr if config.design_snr is not None else float(snr),
         "channel": config.channel, "transport": config.transport, "seed": seed, "cell": ckey,
         "preset": preset.name, "k": preset.k, "n": preset.n, "modulation": preset.modulation,
@@ -411,7 +480,13 @@ def _compute_cell(vs, name, scheme, snr, seed, link, config, scorers, ckey, cell
         "payload_bytes": prep.payload_bytes,
         "cbr": cbr_for_bits(prep.payload_bytes * 8, clip.info(), preset.modulation, block=(preset.k, preset.n)),
     }
-    row.update({k: v for k, v in prep.info.items() if k in ("gop", "qp", "num_pdus")})
+    row.update({k: v for k, v in prep.info.items() if k in ("gop", "qp", "num_pdus", "rung", "crf", "budget_bytes",
+                                                            "fill")})
+    if name in MATCHED:
+        row["ladder"] = json.dumps(prep.info.get("ladder", []))
+        if "skipped" in prep.info:
+            row.update(status="skipped", note=prep.info["skipped"], output_frames=0)
+            return row
     if name == "text-only":
         reason = scheme.skip_reason()
         if reason is not None:  # no text-to-video generator in this profile: only the CBR is computed
@@ -424,6 +499,12 @@ def _compute_cell(vs, name, scheme, snr, seed, link, config, scorers, ckey, cell
     row["cbr_link"] = out.stats["channel_symbols"] / source_values(clip.width, clip.height, clip.num_frames)
     received = [None if (err and scheme.drops_errored_units) else u
                 for u, err in zip(out.units, out.errored, strict=True)]
+    if loss > 0:  # PDU loss after the link, the same model for every scheme
+        mask = loss_mask(len(received), loss, config.burst, cell_seed(seed, snr + 1000 * loss, name, vs.key))
+        received = [None if m else u for u, m in zip(received, mask, strict=True)]
+        row["pdus_dropped_by_loss"] = int(mask.sum())
+    else:
+        row["pdus_dropped_by_loss"] = 0
     rkey = (vs.key, name, units_digest(received))
     if rkey not in recon_cache:
         t = time.perf_counter()
@@ -474,11 +555,16 @@ def _compute_phy_cell(vs, name, scheme, snr, seed, config, scorers, ckey, cells_
     modulation, rate = phy_modulation(config.phy), phy_code_rate(config.fec)
     row: dict[str, Any] = {
         "video": vs.path.name, "video_key": vs.key, "scheme": name, "snr_db": float(snr),
-        "design_snr_db": float("nan"), "channel": config.channel, "transport": "phy", "seed": seed, "cell": ckey,
+        "loss": 0.0, "design_snr_db": float("nan"), "channel": config.channel, "transport": "phy", "seed": seed,
+        "cell": ckey,
         "preset": f"{config.phy} fec={config.fec}", "k": None, "n": None, "modulation": modulation,
         "frames": clip.num_frames, "width": clip.width, "height": clip.height, "fps": float(clip.fps),
     }
-    if name in ("h264", "h265", "text-only"):
+    if name in ("h264", "h265", "text-only", *MATCHED):
+        if name in MATCHED:  # needs the lgvsc bytes of the cell, which only the loopback knows here
+            row.update(status="skipped", note="the equal-bytes baselines run over --transport linksim only (the "
+                       "phy loopback's workers carry semantic streams)", output_frames=0)
+            return row
         prep = _prepare(vs, name, scheme, timings)
         row["payload_bytes"] = prep.payload_bytes
         row["cbr"] = cbr_for_bits(prep.payload_bytes * 8, clip.info(), modulation, code_rate=rate)
