@@ -28,7 +28,7 @@ run_pytest() {  # name, python, args...
 }
 
 echo "=== lint (ruff)"
-"$VENV/bin/ruff" check python_ml gr-lgvsc/python tests bench || failed+=("lint")
+"$VENV/bin/ruff" check python_ml gr-lgvsc/python tests bench fuzz || failed+=("lint")
 
 echo "=== radio side (ctest: gr_unittest QA files)"
 (cd build && ctest --output-on-failure --timeout 900) || failed+=("radio-qa")
