@@ -189,7 +189,8 @@ class qa_semantic_source(gr_unittest.TestCase):
         self.assertTrue(wait_until(lambda: out.num_messages() == 5))
         peer.halt()  # killed
         self.assertTrue(wait_until(lambda: src.stats()["worker"] == "unreachable", timeout=6))
-        self.assertTrue(any(e["event"] == "unreachable" for e in self._events(status)))
+        # the state flips just before the status message is published: wait for the message too
+        self.assertTrue(wait_until(lambda: any(e["event"] == "unreachable" for e in self._events(status))))
         peer2 = CreditPeer(self.ctx, [pdu(i) for i in range(5, 9)], endpoint)
         peer2.start()  # restarted worker: credit is asked again, the stream resumes
         self.assertTrue(wait_until(src.end_of_stream, timeout=6))
