@@ -477,23 +477,29 @@ class _Av1Planner:
         from lgvsc.backends.classical_generator import FlowInterpolationGenerator
 
         v = self.stream.video
-        dec: dict[int, np.ndarray] = {}
-        for g, q in zip(groups, qps, strict=True):
-            dec.update(zip(g, self.codec.decode_sequence(self.units(g, size, q), v.width, v.height), strict=True))
-        anchors = sorted(dec)
         gen, fps = FlowInterpolationGenerator(), float(self.clip.fps)
-        out: dict[int, np.ndarray] = {k: dec[k] for k in anchors if k % step == 0}
-        for a, b in zip(anchors, anchors[1:], strict=False):
-            offs = [k - a for k in range(a + 1, b) if k % step == 0]
-            out.update((a + o, f) for o, f in zip(offs, gen.frames_at(dec[a], dec[b], b - a + 1, fps, offs,
-                                                                     flow_scale=0.25), strict=True))
-        ss, ms = [], []
-        for k, f in out.items():
+        # One unit at a time (memory bounded by a segment, not by the video, issue 17); the scores are
+        # kept in the order of the whole-video form (anchors first, then the spans), so the means are identical.
+        scores: tuple[list[float], list[float], list[float], list[float]] = ([], [], [], [])
+
+        def score(k: int, f: np.ndarray, ms: list[float], ss: list[float]) -> None:
             src = self._src_luma.get(k, lambda k=k: luma(self.clip.frames[k]))
             y = luma(f)
             ms.append(float(np.mean((y - src) ** 2)))
             ss.append(luma_ssim(y, src))
-        return float(np.mean(ss)), float(np.mean(ms))
+
+        prev: tuple[int, np.ndarray] | None = None
+        for g, q in sorted(zip(groups, qps, strict=True), key=lambda gq: gq[0][0]):
+            dec = list(zip(g, self.codec.decode_sequence(self.units(g, size, q), v.width, v.height), strict=True))
+            for k, f in dec:
+                if k % step == 0:
+                    score(k, f, scores[0], scores[1])
+            for (a, fa), (b, fb) in zip([prev, *dec][0 if prev else 1:], dec[0 if prev else 1:], strict=False):
+                offs = [k - a for k in range(a + 1, b) if k % step == 0]
+                for o, f in zip(offs, gen.frames_at(fa, fb, b - a + 1, fps, offs, flow_scale=0.25), strict=True):
+                    score(a + o, f, scores[2], scores[3])
+            prev = dec[-1]
+        return float(np.mean(scores[1] + scores[3])), float(np.mean(scores[0] + scores[2]))
 
     # -- the search --------------------------------------------------------------------------------
     def run(self) -> None:
