@@ -62,14 +62,14 @@ def build_backends(profile: str = "classical", **options: Any) -> Backends:
     from lgvsc.backends.classical_captioner import FeatureCaptioner, FileCaptioner
     from lgvsc.backends.classical_generator import FlowInterpolationGenerator
     from lgvsc.backends.classical_judge import ClassicalJudge
-    from lgvsc.backends.classical_keyframe import keyframe_codec_for
+    from lgvsc.backends.classical_keyframe import default_keyframe_codec, keyframe_codec_for
     from lgvsc.backends.classical_motion import ANALYSIS_WIDTH, DisMotionEstimator
 
     if profile not in PROFILES:
         raise UserError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     analysis_width = int(options.get("analysis_width") or ANALYSIS_WIDTH)
     try:
-        codec = keyframe_codec_for(options.get("keyframe_codec") or "av1")
+        codec = keyframe_codec_for(options.get("keyframe_codec") or default_keyframe_codec())
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     if options.get("keyframe_min_quality") is not None:

@@ -129,6 +129,8 @@ class Av1KeyframeCodec(KeyframeCodec):
             raise ValueError(f"qp must lie in {QP_MIN}..{QP_MAX}, got {qp}")
         if width < MIN_SIDE or height < MIN_SIDE or width % 2 or height % 2:
             raise ValueError(f"coded size must be even and at least {MIN_SIDE}, got {width}x{height}")
+        if "libsvtav1" not in av.codecs_available:
+            raise ValueError("av1: encoding needs PyAV with libsvtav1 (SVT-AV1); choose --keyframe-codec webp")
         cc = av.CodecContext.create("libsvtav1", "w")
         cc.width, cc.height, cc.pix_fmt = width, height, "yuv420p"
         cc.time_base = Fraction(1, 24)

@@ -22,7 +22,7 @@ import numpy as np
 from .base import KeyframeCodec
 
 __all__ = ["PillowKeyframeCodec", "WebPKeyframeCodec", "JpegKeyframeCodec", "keyframe_codec_for", "KEYFRAME_CODECS",
-           "MAX_CODED_SIDE"]
+           "MAX_CODED_SIDE", "default_keyframe_codec"]
 
 MAX_CODED_SIDE = 4096  # never decode anything larger (untrusted input)
 MIN_SIDE = 16
@@ -151,11 +151,20 @@ class JpegKeyframeCodec(PillowKeyframeCodec):
 
 
 def _av1() -> KeyframeCodec:
-    from .av1_keyframe import Av1KeyframeCodec, av1_available
+    import av
 
-    if not av1_available():
-        raise ValueError("keyframe codec 'av1' needs PyAV with libsvtav1 and libdav1d")
+    from .av1_keyframe import Av1KeyframeCodec
+
+    if "libdav1d" not in av.codecs_available:  # decoding needs only dav1d; encoding checks for SVT-AV1 itself
+        raise ValueError("keyframe codec 'av1' needs PyAV with libdav1d")
     return Av1KeyframeCodec()
+
+
+def default_keyframe_codec() -> str:
+    """``av1`` where this PyAV can encode and decode it (libsvtav1, libdav1d), else ``webp``."""
+    from .av1_keyframe import av1_available
+
+    return "av1" if av1_available() else "webp"
 
 
 _CODECS = {"av1": _av1, "webp": WebPKeyframeCodec, "jpeg": JpegKeyframeCodec}
