@@ -71,3 +71,20 @@ def test_help_explains_options():
     assert r.returncode == 0
     for opt in ("--method", "--threshold", "--focus", "--keyframe-bytes", "--captions", "--profile", "--keep-geometry"):
         assert opt in r.stdout
+
+
+def test_encode_refine_codec_and_budget_options(tmp_path):
+    auto, paper = tmp_path / "auto.json", tmp_path / "paper.json"
+    r = lgvsc("encode", carphone_path(), "-o", auto, "--json")
+    assert r.returncode == 0, r.stderr
+    assert "refinement frames" in r.stdout and "% used" in r.stdout
+    d = json.loads(auto.read_text())
+    assert {k["codec_id"] for k in d["keyframes"]} == {"av1"}
+    assert {c["kind"] for c in d["coded_frames"]} == {"semantic", "refinement"}
+    r = lgvsc("encode", carphone_path(), "-o", paper, "--json", "--refine", "none", "--keyframe-codec", "webp")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(paper.read_text())
+    assert {k["codec_id"] for k in d["keyframes"]} == {"webp"} and not any(s["refinements"] for s in d["segments"])
+    r = lgvsc("encode", carphone_path(), "-o", tmp_path / "x.lgvs", "--target-cbr", "1e-5", "--strict-budget")
+    assert r.returncode != 0 and "cannot hold this stream" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.lgvs").exists()
