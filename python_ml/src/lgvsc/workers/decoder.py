@@ -78,6 +78,67 @@ PROGRESS_EVERY_S = 0.5
 BATCH = 256
 
 
+#: Keyframes held decoded ahead of the next segment to write; others are decoded again when needed.
+KEYFRAME_WINDOW = 8
+
+
+class _KeyframeWindow:
+    """The decoder worker's decoded keyframes, bounded: a mapping of keyframe object id -> frame.
+
+    ``oid in window`` is true for every keyframe known to decode (each is decoded once on arrival,
+    to count it). Frames are *held* only for ids in ``[next_segment, next_segment + KEYFRAME_WINDOW]``
+    (the segments about to be written); the test ``oid in window`` (the compute thread's readiness
+    check) decodes a known-good keyframe of that range that is not held, so a generator thread
+    finds its two frames there. Any other id is decoded on access and not kept. Entries behind the
+    output are deleted by the worker. Memory no longer grows with a stream that runs far ahead.
+    """
+
+    def __init__(self, worker: DecoderWorker) -> None:
+        self.w = worker
+        self.ok: set[int] = set()
+        self.held: dict[int, np.ndarray] = {}
+
+    def _near(self, oid: int) -> bool:
+        return self.w.next_segment <= oid <= self.w.next_segment + KEYFRAME_WINDOW
+
+    def _decode(self, oid: int) -> np.ndarray:
+        return self.w.seg_dec.decode_keyframe(self.w._keyframe(oid))
+
+    def __contains__(self, oid: object) -> bool:
+        if oid not in self.ok:
+            return False
+        if oid not in self.held and self._near(oid):
+            self.held[oid] = self._decode(oid)
+        for old in [o for o in self.held if not self._near(o) and o > self.w.next_segment]:
+            del self.held[old]  # the window moved on (or a far keyframe was held): drop it
+        return True
+
+    def __getitem__(self, oid: int) -> np.ndarray:
+        f = self.held.get(oid)
+        if f is None:
+            if oid not in self.ok:
+                raise KeyError(oid)
+            f = self._decode(oid)
+            if self._near(oid):
+                self.held[oid] = f
+        return f
+
+    def __setitem__(self, oid: int, frame: np.ndarray) -> None:
+        self.ok.add(oid)
+        if self._near(oid):
+            self.held[oid] = frame
+
+    def __delitem__(self, oid: int) -> None:
+        self.ok.discard(oid)
+        self.held.pop(oid, None)
+
+    def __iter__(self):
+        return iter(list(self.ok))
+
+    def __len__(self) -> int:
+        return len(self.ok)
+
+
 def _one_pdu(frames: list[bytes]) -> tuple[dict, bytes]:
     if len(frames) != 1:
         raise ValueError(f"expected one frame per PDU, got {len(frames)}")
@@ -133,7 +194,7 @@ class DecoderWorker(Worker):
         self.next_segment = 0          # index of the next segment to append to the video
         self.last_caption = ("", 0.0)  # of the last segment written (caption concealment at finish)
         self.prev_tail: np.ndarray | None = None
-        self.kf_frames: dict[int, np.ndarray] = {}  # keyframe object id -> decoded frame
+        self.kf_frames = _KeyframeWindow(self)  # keyframe object id -> decoded frame (a bounded window)
         self.kf_bad: set[int] = set()
         self.waiting: dict[int, np.ndarray] = {}   # segment index -> frames (decoded out of order)
         self.waiting_bytes = 0
@@ -704,7 +765,8 @@ class DecoderWorker(Worker):
                 "end_received": self.end_received, "frames_written": self.frames_written,
                 "num_frames": v.num_frames if v else None,
                 "num_segments": self.header.num_segments if self.header is not None else None,
-                "backlog": self.inbox.qsize(), "finished": self.result is not None}
+                "backlog": self.inbox.qsize(),
+                "keyframes_held": len(self.kf_frames.held), "finished": self.result is not None}
 
     def status(self) -> dict[str, Any]:
         return {**super().status(), **self._progress()}
