@@ -28,6 +28,10 @@ def video(tmp_path_factory):
         (["{video}", "--dists-weights", "{empty_dir}"], "no weight files"),
         (["{video}", "--channel", "cdl-x"], "unknown channel"),
         (["{video}", "--seeds", "0"], "--seeds must be >= 1"),
+        (["{video}", "--loss", "0", "1.5"], "--loss values must lie in [0, 1)"),
+        (["{video}", "--loss", "0.3", "--burst-loss", "0.5"], "--burst-loss (mean burst length in PDUs) must be"),
+        (["{video}", "--loss", "0.9", "--burst-loss", "1"], "P(good->bad)"),
+        (["{video}", "--transport", "phy", "--loss", "0.1"], "run over the linksim transport"),
     ],
 )
 def test_bad_input_fails_clearly(tmp_path, video, capsys, args, message):
