@@ -86,3 +86,21 @@ def test_bad_shapes_are_named_errors():
     acc.add(a, a)
     with pytest.raises(ValueError, match="frame size changed"):
         acc.add(np.zeros((1, 42, 48, 3), np.uint8), np.zeros((1, 42, 48, 3), np.uint8))
+
+
+def test_loopback_scores_and_renders_in_one_pass(tmp_path):
+    from lgvsc.loopback_report import _stream_score_and_render
+    from lgvsc.video import probe_video, write_video
+
+    src = _pairs()["real"][0]
+    write_video(tmp_path / "recon.mp4", src[::-1], 24, crf=30)
+    recon = read_video(tmp_path / "recon.mp4", width=None, height=None, fps=None).frames
+    q, count, samples, shape = _stream_score_and_render(src, tmp_path / "recon.mp4", 24, tmp_path / "sbs.mp4",
+                                                        [0, 3])
+    assert count == len(src) and shape == src.shape[1:] and sorted(samples) == [0, 3]
+    assert np.array_equal(samples[3], recon[3])
+    want = clip_quality(src, recon, ms_ssim=False)
+    np.testing.assert_array_equal(q.psnr_y, want.psnr_y)
+    np.testing.assert_array_equal(q.ssim_rgb, want.ssim_rgb)
+    p = probe_video(tmp_path / "sbs.mp4")
+    assert (p.width, p.height) == (2 * src.shape[2] + 4, src.shape[1])
