@@ -3,7 +3,7 @@
 
 >>> from lgvsc.evaluation import EvalConfig, SCHEMES
 >>> SCHEMES
-('lgvsc', 'skim', 'h264', 'h265', 'text-only')
+('lgvsc', 'skim', 'h264', 'h265', 'h264-matched', 'h265-matched', 'av1-matched', 'text-only')
 """
 
 from lgvsc.evaluation.link import TRANSPORTS, Link
