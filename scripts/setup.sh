@@ -8,7 +8,7 @@ cd "$ROOT"
 GR_PYTHON="${GR_PYTHON:-/usr/bin/python3}"          # the interpreter that has GNU Radio
 VENV="${VENV:-$ROOT/.venv}"
 PREFIX="${LGVSC_PREFIX:-/usr/local}"
-APT_PACKAGES=(gnuradio gnuradio-dev python3-zmq python3-pytest python3-venv cmake pkg-config
+APT_PACKAGES=(gnuradio gnuradio-dev g++ python3-zmq python3-pytest python3-venv cmake pkg-config
               libspdlog-dev pybind11-dev python3-pybind11 ffmpeg git
               uhd-host soapysdr-module-hackrf hackrf python3-matplotlib
               gir1.2-gtk-3.0)  # GRC's GUI: Debian's gnuradio does not pull it ("Namespace Gtk not available")

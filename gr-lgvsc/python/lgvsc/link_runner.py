@@ -25,7 +25,6 @@ than ``--timeout``; 4 the flowgraph did not start within 30 s or stop within 15 
 
 import argparse
 import json
-import math
 import os
 import signal
 import sys
@@ -78,12 +77,11 @@ class pdu_dropper(gr.basic_block):
 
 
 def ofdm_samples_per_burst(nbytes, fft_len=64, cp_len=16, carrier_preset="wifi64", payload_mod="qpsk",
-                           gap=1024, fec_mode="none"):
-    """Samples ofdm_pdu_tx sends for one PDU of ``nbytes`` (2 sync + 1 header + payload symbols + gap)."""
-    occupied, _, _ = pc.carrier_layout(carrier_preset, fft_len)
-    bits = pc.coded_len(fec_mode, nbytes + pc.CRC_LEN) * 8
-    pld_syms = math.ceil(bits / pc.constellation(payload_mod).bits_per_symbol())
-    return (3 + math.ceil(pld_syms / len(occupied[0]))) * (fft_len + cp_len) + gap
+                           gap=1024, fec_mode="none", mcs=""):
+    """Samples ofdm_pdu_tx sends for one PDU of ``nbytes`` in ``mcs`` (default: the one ``fec_mode``
+    maps onto): preamble, coded header, payload symbols, gap (phy_common.ofdm_burst_samples)."""
+    return pc.ofdm_burst_samples(nbytes, pc.resolve_mcs(mcs, fec_mode), payload_mod, fft_len, cp_len,
+                                 carrier_preset, gap)
 
 
 def _phy_blocks(a):
@@ -95,10 +93,12 @@ def _phy_blocks(a):
         a.payload_mod, a.gap = a.payload_mod or "qpsk", 1024 if a.gap is None else a.gap
         kw = {"fft_len": a.fft_len, "cp_len": a.cp_len, "carrier_preset": a.carrier_preset,
               "header_mod": a.header_mod, "payload_mod": a.payload_mod, "mtu": a.mtu, "gap": a.gap,
-              "fec_mode": a.fec}
+              "fec_mode": a.fec, "mcs": a.mcs}
         tx, rx = pkg.ofdm_pdu_tx(**kw), pkg.ofdm_pdu_rx(**kw)
-        spb = ofdm_samples_per_burst(a.mtu, a.fft_len, a.cp_len, a.carrier_preset, a.payload_mod, a.gap, a.fec)
-        phy = dict(kw, fec=kw.pop("fec_mode"))
+        spb = tx.samples_per_burst(a.mtu)
+        phy = dict(kw, fec=kw.pop("fec_mode"), mcs=tx.mcs, mcs_names=list(pc.MCS_NAMES))
+        if a.snr is not None:  # the same SNR in the paper's convention (docs/PHY.md)
+            phy["esn0_db"] = round(a.snr - pc.esn0_to_sample_snr_db(0.0, a.fft_len, a.carrier_preset), 3)
     else:
         try:
             tx_cls, rx_cls = getattr(pkg, f"{a.phy}_pdu_tx"), getattr(pkg, f"{a.phy}_pdu_rx")
@@ -122,6 +122,12 @@ def _phy_blocks(a):
 
 def build_link(a):
     """The top block and its parts for parsed arguments ``a`` (see :func:`main`)."""
+    if a.mcs == "auto":
+        if a.snr is None:
+            raise ValueError("--mcs auto needs --snr")
+        a.mcs = pc.mcs_for_snr(a.snr - pc.esn0_to_sample_snr_db(0.0, a.fft_len, a.carrier_preset))
+    if a.mcs and a.phy != "ofdm":
+        raise ValueError(f"--mcs is an OFDM PHY option; PHY {a.phy!r} takes --fec")
     tx, rx, phy = _phy_blocks(a)
     if a.max_pps == "auto":
         if not phy["samples_per_mtu_burst"]:
@@ -176,6 +182,9 @@ def _args(argv):
     ap.add_argument("--sink", required=True, help="decoder worker PDU endpoint (PULL), e.g. tcp://127.0.0.1:5560")
     ap.add_argument("--phy", default="ofdm", help="ofdm (default) or another gr-lgvsc PDU PHY, e.g. psk")
     ap.add_argument("--fec", default="none", help="PHY FEC mode: none (default) or cc")
+    ap.add_argument("--mcs", default="",
+                    help="OFDM modulation and coding scheme, overrides --fec: " + ", ".join(pc.MCS_NAMES)
+                    + " (docs/PHY.md); 'auto' = the highest paper preset whose Es/N0 <= the channel's")
     ap.add_argument("--mtu", type=int, default=1500, help="PHY MTU in bytes (default %(default)s)")
     ap.add_argument("--fft-len", type=int, default=64)
     ap.add_argument("--cp-len", type=int, default=16)

@@ -7,7 +7,10 @@ Everything that touches samples or bits is a stock gr-digital / gr-fec /
 gr-pdu block; this module only chooses parameters.
 """
 
+import contextlib
 import functools
+import io
+import math
 import threading
 import time
 
@@ -19,6 +22,17 @@ __all__ = [
     "CONSTELLATIONS",
     "CRC_LEN",
     "FEC_MODES",
+    "MCS",
+    "MCS_NAMES",
+    "PAPER_MCS_SNR_DB",
+    "POLAR_LIST",
+    "POLAR_N",
+    "esn0_to_sample_snr_db",
+    "mcs_for_snr",
+    "ofdm_burst_samples",
+    "ofdm_points",
+    "ofdm_config",
+    "resolve_mcs",
     "StatusThrottle",
     "carrier_layout",
     "coded_len",
@@ -51,6 +65,157 @@ _CC_K = 7
 _CC_POLYS = [109, 79]
 
 CRC_LEN = 4  # bytes of CRC-32 appended to every PDU before FEC
+
+# --- The OFDM PHY's modulation-and-coding schemes (docs/PHY.md "MCS table") -------------
+# name -> (code, modulation or None = the block's payload_mod, code rate).  The six paper
+# presets are the paper's operating points (modulation, code rate); their FEC is gr-fec's
+# polar code (N = POLAR_N, SC-list decoder of list size POLAR_LIST), chosen by measurement
+# (bench/phy_fec_choice.py, docs/PHY.md).  "none" and "cc" are the two earlier modes.
+POLAR_N = 2048
+POLAR_LIST = 4
+MCS = {
+    "none": ("none", None, 1.0),
+    "cc": ("cc", None, 0.5),
+    "paper-0dB": ("polar", "qpsk", 1 / 3),
+    "paper-2dB": ("polar", "qpsk", 1 / 2),
+    "paper-4dB": ("polar", "qpsk", 2 / 3),
+    "paper-6dB": ("polar", "qpsk", 3 / 4),
+    "paper-8dB": ("polar", "16qam", 1 / 2),
+    "paper-10dB": ("polar", "16qam", 2 / 3),
+}
+MCS_NAMES = tuple(MCS)
+# The paper's SNR (Es/N0 per data subcarrier, dB) of each preset.
+PAPER_MCS_SNR_DB = {"paper-0dB": 0.0, "paper-2dB": 2.0, "paper-4dB": 4.0, "paper-6dB": 6.0,
+                    "paper-8dB": 8.0, "paper-10dB": 10.0}
+_CODE_IDS = {"none": 0, "cc": 1, "polar": 2}
+
+
+def resolve_mcs(mcs, fec_mode):
+    """The MCS a block uses: ``mcs`` when given, else the one ``fec_mode`` maps onto
+    (``none`` -> ``none``, ``cc`` -> ``cc``).  ValueError names the parameter."""
+    check_fec(fec_mode)
+    if mcs in (None, ""):
+        return fec_mode
+    if mcs not in MCS:
+        raise ValueError(f"unknown mcs {mcs!r}; choose one of {MCS_NAMES}")
+    return mcs
+
+
+def mcs_for_snr(snr_db):
+    """``auto``: the highest paper preset whose SNR <= ``snr_db`` (paper-0dB below 0 dB)."""
+    best = "paper-0dB"
+    for name, snr in PAPER_MCS_SNR_DB.items():
+        if snr <= snr_db:
+            best = name
+    return best
+
+
+def polar_k(rate):
+    return int(round(POLAR_N * rate))
+
+
+def _polar_frozen(name):
+    """Frozen bit positions from gr-fec's polar channel construction (Bhattacharyya bounds)."""
+    from gnuradio.fec import polar
+    _, mod, rate = MCS[name]
+    # design SNR: about the per-bit SNR at the preset's operating point, >= 0 dB (gr-fec's
+    # recommendation for N 2048, rate 1/2; measured better than -1.5 dB for rate 1/3)
+    design = max(0.0, PAPER_MCS_SNR_DB[name] - 10 * math.log10(CONSTELLATIONS[mod]().bits_per_symbol()))
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints a line per call
+        info = polar.load_frozen_bits_info(True, "BEC", POLAR_N, polar_k(rate), design, 2)
+    return [int(p) for p in info["positions"]]
+
+
+@functools.cache
+def _frozen_cached(name):
+    return tuple(_polar_frozen(name))
+
+
+def mod_id(name):
+    """Index of a constellation in CONSTELLATIONS (the id the OFDM header carries)."""
+    names = list(CONSTELLATIONS)
+    if name not in names:
+        raise ValueError(f"unknown constellation {name!r}; choose one of {sorted(CONSTELLATIONS)}")
+    return names.index(name)
+
+
+# Gray code per dimension for 16-QAM: bits (b0 b1) -> I, (b2 b3) -> Q, 00 01 11 10 -> -3 -1 1 3.
+_GRAY4 = {0: -3, 1: -1, 3: 1, 2: 3}
+
+
+def ofdm_burst_samples(nbytes, mcs, payload_mod="qpsk", fft_len=64, cp_len=16, carrier_preset="wifi64",
+                       gap=1024):
+    """Samples ofdm_pdu_tx sends for a PDU of ``nbytes`` (CRC excluded) in ``mcs``: CP + 4
+    training symbols, the coded header's symbols, the payload symbols, ``gap`` zeros
+    (the same formula as the C++ ofdm_burst_mod; qa_link_runner checks it sample for sample)."""
+    code, mod, rate = MCS[mcs]
+    occupied, _, _ = carrier_layout(carrier_preset, fft_len)
+    n_data = len(occupied[0])
+    bits = 8 * (nbytes + CRC_LEN)
+    if code == "cc":
+        coded = 2 * bits
+    elif code == "polar":
+        k = polar_k(rate)
+        coded = -(-bits // k) * POLAR_N
+    else:
+        coded = bits
+    bps = CONSTELLATIONS[mod or payload_mod]().bits_per_symbol()
+    hdr_syms = -(-6 * 112 // (2 * n_data))  # >= 6 copies of the CC-coded 56-bit header, QPSK
+    pld_syms = -(-coded // (n_data * bps))
+    return cp_len + 4 * fft_len + (hdr_syms + pld_syms) * (fft_len + cp_len) + gap
+
+
+def esn0_to_sample_snr_db(esn0_db, fft_len=64, carrier_preset="wifi64"):
+    """Per-sample SNR of a unit-power OFDM burst whose data subcarriers have Es/N0 ``esn0_db``:
+    the noise of fft_len samples spreads over fft_len bins, the signal over the active ones."""
+    occupied, pilots, _ = carrier_layout(carrier_preset, fft_len)
+    return esn0_db - 10 * math.log10(fft_len / (len(occupied[0]) + len(pilots[0])))
+
+
+def ofdm_points(name):
+    """Unit-power points of the OFDM PHY's constellation ``name``, index = bits MSB first.
+
+    gr-digital's BPSK/QPSK/8PSK points (Gray coded; sent as points / rms).  16-QAM: the
+    802.11-style per-dimension Gray mapping instead of gr-digital's ``constellation_16qam``
+    ordering, whose labels are not Gray per dimension (bit-interleaved coded modulation with
+    it failed at 9 dB where the Gray mapping delivers; see docs/PHY.md).
+    """
+    if name == "16qam":
+        return [complex(_GRAY4[i >> 2], _GRAY4[i & 3]) / math.sqrt(10) for i in range(16)]
+    c = constellation(name)
+    rms = const_rms(c)
+    return [complex(p) / rms for p in c.points()]
+
+
+def ofdm_config(fft_len, cp_len, carrier_preset, mtu):
+    """The C++ blocks' shared configuration (lgvsc_python.ofdm_phy_config)."""
+    from .lgvsc_python import ofdm_phy_config
+    occupied, pilots, pilot_syms = carrier_layout(carrier_preset, fft_len)
+    cfg = ofdm_phy_config()
+    cfg.fft_len, cfg.cp_len = int(fft_len), int(cp_len)
+    cfg.occupied = [int(k) for k in occupied[0]]
+    cfg.pilots = [int(k) for k in pilots[0]]
+    cfg.pilot_symbols = [complex(v) for v in pilot_syms[0]]
+    cfg.constellations = [ofdm_points(name) for name in CONSTELLATIONS]
+    names, codes, mods, ns, ks, frozen = [], [], [], [], [], []
+    for name, (code, mod, rate) in MCS.items():
+        names.append(name)
+        codes.append(_CODE_IDS[code])
+        mods.append(-1 if mod is None else mod_id(mod))
+        if code == "polar":
+            ns.append(POLAR_N)
+            ks.append(polar_k(rate))
+            frozen.append(list(_frozen_cached(name)))
+        else:
+            ns.append(0)
+            ks.append(0)
+            frozen.append([])
+    cfg.mcs_names, cfg.mcs_code, cfg.mcs_mod = names, codes, mods
+    cfg.mcs_n, cfg.mcs_k, cfg.mcs_frozen = ns, ks, frozen
+    cfg.polar_list = POLAR_LIST
+    cfg.header_mod = mod_id("qpsk")
+    cfg.max_bytes = int(mtu) + CRC_LEN
+    return cfg
 
 # Header counter width of gr-digital's packet_header_default/ofdm: 12 bits.
 HEADER_LEN_MAX = 4095

@@ -21,8 +21,8 @@ GRC_DIR = os.environ.get("LGVSC_GRC_DIR",
 # PHY blocks and their choice parameters (a dropdown that must also accept a
 # variable: GRC's dtype enum silently replaces a typed variable by the default).
 PHY_CHOICES = {
-    "lgvsc_ofdm_pdu_tx": ("fec_mode", "payload_mod", "header_mod", "carrier_preset"),
-    "lgvsc_ofdm_pdu_rx": ("fec_mode", "payload_mod", "header_mod", "carrier_preset"),
+    "lgvsc_ofdm_pdu_tx": ("fec_mode", "payload_mod", "header_mod", "carrier_preset", "mcs"),
+    "lgvsc_ofdm_pdu_rx": ("fec_mode", "payload_mod", "header_mod", "carrier_preset", "mcs"),
     "lgvsc_psk_pdu_tx": ("fec_mode", "payload_mod"),
     "lgvsc_psk_pdu_rx": ("fec_mode", "payload_mod"),
 }
@@ -163,10 +163,9 @@ class qa_grc_yaml(gr_unittest.TestCase):
                     self.assertIn("--mod-arg", code)  # a command-line option
                     self.assertIn(f"default='{mod}'", code)
                     if phy == "ofdm":
-                        # fec "cc" doubles the burst: mtu 2100 exceeds the 12-bit header
-                        # length, and the YAML asserts must see the variable's value.
-                        rc, log, _ = grcc(_FLOWGRAPH.format(phy=phy, mod=mod, mtu=2100), out)
-                        self.assertNotEqual(rc, 0, "mtu 2100 with fec cc compiled")
+                        # mtu + CRC above 4095 bytes per burst: the YAML asserts must refuse it.
+                        rc, log, _ = grcc(_FLOWGRAPH.format(phy=phy, mod=mod, mtu=4100), out)
+                        self.assertNotEqual(rc, 0, "mtu 4100 compiled")
                         self.assertIn("Assertion", log)
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 pdu_dropper, argument errors. The whole runner between real workers is tested in
 tests/test_semantic_link_runner.py."""
 
+import math
 import time
 
 import pmt
@@ -35,16 +36,18 @@ def _wait(pred, timeout=10.0):
 class qa_link_runner(gr_unittest.TestCase):
 
     def test_burst_length_formula_matches_the_transmitter(self):
-        for nbytes, fec in ((1500, "none"), (100, "none"), (700, "cc")):
-            with self.subTest(nbytes=nbytes, fec=fec):
+        for nbytes, fec, mcs in ((1500, "none", ""), (100, "none", ""), (700, "cc", ""),
+                                 (700, "none", "paper-0dB"), (333, "none", "paper-10dB")):
+            with self.subTest(nbytes=nbytes, fec=fec, mcs=mcs):
                 tb = gr.top_block()
-                tx = ofdm_pdu_tx(mtu=1500, fec_mode=fec)
+                tx = ofdm_pdu_tx(mtu=1500, fec_mode=fec, mcs=mcs)
                 head = blocks.head(gr.sizeof_gr_complex, 1 << 40)
                 tb.connect(tx, head, blocks.null_sink(gr.sizeof_gr_complex))
                 feeder = pdu_feeder([_pdu(nbytes), _pdu(nbytes, 1)])
                 tb.msg_connect(feeder, "out", tx, "in")
                 tb.start()
-                expected = 2 * ofdm_samples_per_burst(nbytes, fec_mode=fec)
+                expected = 2 * ofdm_samples_per_burst(nbytes, fec_mode=fec, mcs=mcs)
+                self.assertEqual(expected, 2 * tx.samples_per_burst(nbytes))
                 _wait(lambda h=head, e=expected: h.nitems_written(0) >= e)
                 time.sleep(0.2)
                 tb.stop()
@@ -76,6 +79,18 @@ class qa_link_runner(gr_unittest.TestCase):
             build_link(_args([*base, "--channel", "zmq"]))
         with self.assertRaisesRegex(ValueError, "max-pps"):
             build_link(_args([*base, "--max-pps", "-1"]))
+        with self.assertRaisesRegex(ValueError, "mcs"):
+            build_link(_args([*base, "--mcs", "paper-99dB"]))
+        with self.assertRaisesRegex(ValueError, "--snr"):
+            build_link(_args([*base, "--mcs", "auto"]))
+
+    def test_mcs_auto_takes_the_paper_preset_for_the_channel(self):
+        base = ["--source", "tcp://127.0.0.1:9", "--sink", "tcp://127.0.0.1:9", "--mcs", "auto"]
+        for esn0, want in ((-1.0, "paper-0dB"), (4.5, "paper-4dB"), (10.0, "paper-10dB")):
+            snr = esn0 - 10 * math.log10(64 / 52)  # --snr is per sample
+            _, parts = build_link(_args([*base, "--snr", str(snr)]))
+            self.assertEqual(parts["phy"]["mcs"], want)
+            self.assertAlmostEqual(parts["phy"]["esn0_db"], esn0, places=2)
 
     def test_auto_rate_from_the_phy(self):
         _, parts = build_link(_args(["--source", "tcp://127.0.0.1:9", "--sink", "tcp://127.0.0.1:9",

@@ -18,6 +18,7 @@ _FREQ_TAG = "freq_offset"
 _K_NUM, _K_CARR, _K_FREQ = pmt.intern(_NUM_TAG), pmt.intern(_CARR_TAG), pmt.intern(_FREQ_TAG)
 _K_COUNT, _K_SNR, _K_PNUM = pmt.intern("rx_count"), pmt.intern("snr_db"), pmt.intern("packet_num")
 _K_FREQ_OUT = pmt.intern("freq_offset")
+_K_MCS, _K_FEC = pmt.intern("mcs"), pmt.intern("fec")
 _P_OUT = pmt.intern("out")
 
 
@@ -37,14 +38,20 @@ class rx_gate(gr.basic_block):
         mtu: PDUs longer than this are counted as ``rx_oversize`` and dropped.
         seq_bytes: 0 or 2: strip a leading 16-bit counter (written by
             ``pdu_guard(seq_bytes=2)``) and report it as ``packet_num``.
+        extra: optional callable returning a dict merged into every status dict
+            (the OFDM receiver's detection / header-failure counters).
+
+    Metadata the demodulator attaches to the PDU (``mcs``, ``fec``, ``snr_db``)
+    passes through and overrides the block's ``fec`` and the ``snr`` port's value.
     """
 
-    def __init__(self, phy="ofdm", fec="none", fft_len=0, mtu=1500, seq_bytes=0):
+    def __init__(self, phy="ofdm", fec="none", fft_len=0, mtu=1500, seq_bytes=0, extra=None):
         gr.basic_block.__init__(self, name="lgvsc_rx_gate", in_sig=None, out_sig=None)
         self.phy, self.fec, self.fft_len, self.mtu = phy, fec, int(fft_len), int(mtu)
         self.seq_bytes = int(seq_bytes)
         self.counters = {"rx_ok": 0, "rx_bytes": 0, "rx_crc_fail": 0, "rx_oversize": 0}
         self._snr = None
+        self._extra = extra
         for port in ("ok", "fail", "snr"):
             self.message_port_register_in(pmt.intern(port))
         self.set_msg_handler(pmt.intern("snr"), self._snr_msg)
@@ -78,6 +85,8 @@ class rx_gate(gr.basic_block):
         st = dict(self.counters)
         if self._snr is not None:
             st["last_snr_db"] = self._snr
+        if self._extra is not None:
+            st.update(self._extra())
         return st
 
     def _status(self):
@@ -118,6 +127,14 @@ class rx_gate(gr.basic_block):
             freq = pmt.dict_ref(src, _K_FREQ, pmt.PMT_NIL)
             if pmt.is_number(freq):
                 meta = pmt.dict_add(meta, _K_FREQ_OUT, pmt.from_double(pmt.to_double(freq)))
+            for key in (_K_MCS, _K_FEC):
+                v = pmt.dict_ref(src, key, pmt.PMT_NIL)
+                if pmt.is_symbol(v):
+                    meta = pmt.dict_add(meta, key, v)
+            snr = pmt.dict_ref(src, _K_SNR, pmt.PMT_NIL)
+            if pmt.is_real(snr) and math.isfinite(pmt.to_double(snr)):
+                self._snr = round(pmt.to_double(snr), 2)
+                self._snr_pmt = snr
         if self._snr_pmt is not None:
             meta = pmt.dict_add(meta, _K_SNR, self._snr_pmt)
         self.counters["rx_ok"] += 1

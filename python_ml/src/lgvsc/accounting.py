@@ -32,6 +32,7 @@ from lgvsc.stream import SemanticStream, VideoInfo
 from lgvsc.wire import stream_to_bytes
 
 __all__ = [
+    "OFDM_MCS_NAMES",
     "MODULATION_BITS",
     "PaperPreset",
     "PAPER_PRESETS",
@@ -394,3 +395,9 @@ def account_stream(
     if pdus is None:
         pdus = packetize(stream, phy.mtu, header_every=header_every)
     return account_pdus(payload, (len(p) for p in pdus), stream.video, modulation, code_rate, block, phy)
+
+
+# The GNU Radio OFDM PHY's MCS names (gr-lgvsc phy_common.MCS, docs/PHY.md): "none"/"cc" use the
+# PHY's payload modulation; the paper presets are the paper's modulation and code rate with gr-fec's
+# polar code (N 2048), not Sionna's 5G LDPC.  `lgvsc loopback --mcs` also takes "auto".
+OFDM_MCS_NAMES = ("none", "cc", "paper-0dB", "paper-2dB", "paper-4dB", "paper-6dB", "paper-8dB", "paper-10dB")

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lgvsc.accounting import OFDM_MCS_NAMES
 from lgvsc.errors import UserError
 
 __all__ = ["LoopbackConfig", "LoopbackResult", "run_loopback", "OUTPUT_FILES", "SIONNA_CHANNELS", "ChildFailed",
@@ -70,6 +71,7 @@ class LoopbackConfig:
     channel: str = "awgn"
     phy: str = "ofdm"
     fec: str = "none"
+    mcs: str = ""
     profile: str = "classical"
     mtu: int = 1200
     width: int | None = 576
@@ -117,6 +119,10 @@ class LoopbackConfig:
             raise UserError(f"unknown PHY {self.phy!r}; choose one of {', '.join(PHYS)}")
         if self.fec not in FECS:
             raise UserError(f"unknown FEC mode {self.fec!r}; choose one of {', '.join(FECS)}")
+        if self.mcs and self.mcs != "auto" and self.mcs not in OFDM_MCS_NAMES:
+            raise UserError(f"unknown MCS {self.mcs!r}; choose auto or one of {', '.join(OFDM_MCS_NAMES)}")
+        if self.mcs and self.phy != "ofdm":
+            raise UserError(f"--mcs is an OFDM PHY option; the {self.phy} PHY takes --fec")
         if self.profile not in ("classical", "hf"):
             raise UserError(f"unknown profile {self.profile!r}; choose classical or hf")
         checks.check_int_range("--mtu", self.mtu, 64, 4000, "bytes")
@@ -440,6 +446,8 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
                      "--phy", cfg.phy, "--fec", cfg.fec, "--snr", str(cfg.snr_db), "--mtu", str(cfg.mtu),
                      "--freq-offset", str(cfg.freq_offset), "--samp-rate", str(cfg.samp_rate),
                      "--timeout", "60"]
+        if cfg.mcs:  # link_runner resolves "auto" from its --snr
+            link_argv += ["--mcs", cfg.mcs]
         if cfg.drop_every:
             link_argv += ["--drop-every", str(cfg.drop_every)]
         if cfg.channel != "awgn":

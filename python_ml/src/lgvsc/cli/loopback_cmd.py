@@ -36,6 +36,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--phy", choices=("ofdm", "psk"), default="ofdm", help="PHY hier blocks to use")
     p.add_argument("--fec", choices=("none", "cc"), default="none",
                    help="FEC on the payload: none, or cc (gr-fec rate-1/2 convolutional code, soft decisions)")
+    p.add_argument("--mcs", default="",
+                   help="OFDM modulation and coding scheme, overrides --fec: auto (the highest paper preset whose "
+                        "SNR <= the channel's), none, cc, paper-0dB, paper-2dB, paper-4dB, paper-6dB, paper-8dB, "
+                        "paper-10dB (docs/PHY.md)")
     p.add_argument("--mtu", type=int, default=1200, help="largest semantic PDU in bytes")
     p.add_argument("--samp-rate", type=float, default=1e6, help="sample rate in samples/s (air time, Doppler)")
     p.add_argument("--drop-every", type=int, default=0,
@@ -65,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = LoopbackConfig(
         video=args.video, out_dir=args.out_dir, snr_db=args.snr, channel=args.channel, phy=args.phy,
-        fec=args.fec, profile=args.profile, mtu=args.mtu, width=args.width, height=args.height, fps=args.fps,
+        fec=args.fec, mcs=args.mcs, profile=args.profile, mtu=args.mtu, width=args.width, height=args.height, fps=args.fps,
         method=args.method, threshold=args.threshold, focus=args.focus, target_cbr=args.target_cbr,
         freq_offset=args.freq_offset, doppler_hz=args.doppler, drop_every=args.drop_every, seed=args.seed,
         samp_rate=args.samp_rate, gr_python=args.gr_python, timeout_s=args.timeout, progress=not args.no_progress,

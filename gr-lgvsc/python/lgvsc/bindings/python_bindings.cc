@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* pybind11 bindings of the gr-lgvsc C++ blocks (module gnuradio.lgvsc.lgvsc_python). */
+#include <pybind11/complex.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <gnuradio/lgvsc/ofdm_burst_demod.h>
+#include <gnuradio/lgvsc/ofdm_burst_mod.h>
+
+namespace py = pybind11;
+using namespace gr::lgvsc;
+
+PYBIND11_MODULE(lgvsc_python, m)
+{
+    py::module::import("gnuradio.gr");  // registers gr::block & co. as Python base classes
+
+    py::class_<ofdm_phy_config>(m, "ofdm_phy_config")
+        .def(py::init<>())
+        .def_readwrite("fft_len", &ofdm_phy_config::fft_len)
+        .def_readwrite("cp_len", &ofdm_phy_config::cp_len)
+        .def_readwrite("occupied", &ofdm_phy_config::occupied)
+        .def_readwrite("pilots", &ofdm_phy_config::pilots)
+        .def_readwrite("pilot_symbols", &ofdm_phy_config::pilot_symbols)
+        .def_readwrite("constellations", &ofdm_phy_config::constellations)
+        .def_readwrite("mcs_names", &ofdm_phy_config::mcs_names)
+        .def_readwrite("mcs_code", &ofdm_phy_config::mcs_code)
+        .def_readwrite("mcs_mod", &ofdm_phy_config::mcs_mod)
+        .def_readwrite("mcs_n", &ofdm_phy_config::mcs_n)
+        .def_readwrite("mcs_k", &ofdm_phy_config::mcs_k)
+        .def_readwrite("mcs_frozen", &ofdm_phy_config::mcs_frozen)
+        .def_readwrite("polar_list", &ofdm_phy_config::polar_list)
+        .def_readwrite("header_mod", &ofdm_phy_config::header_mod)
+        .def_readwrite("max_bytes", &ofdm_phy_config::max_bytes);
+
+    py::class_<ofdm_burst_mod, gr::block, gr::basic_block, std::shared_ptr<ofdm_burst_mod>>(m, "ofdm_burst_mod")
+        .def(py::init(&ofdm_burst_mod::make), py::arg("cfg"), py::arg("default_mcs"), py::arg("payload_mod"),
+             py::arg("gap"))
+        .def("burst_len", &ofdm_burst_mod::burst_len, py::arg("nbytes"), py::arg("mcs"))
+        .def("mod_of", &ofdm_burst_mod::mod_of, py::arg("mcs"));
+
+    py::class_<ofdm_burst_demod, gr::sync_block, gr::block, gr::basic_block, std::shared_ptr<ofdm_burst_demod>>(
+        m, "ofdm_burst_demod")
+        .def(py::init(&ofdm_burst_demod::make), py::arg("cfg"), py::arg("payload_mod"), py::arg("max_int_cfo"),
+             py::arg("threshold"))
+        .def("detections", &ofdm_burst_demod::detections)
+        .def("header_failures", &ofdm_burst_demod::header_failures)
+        .def("last_snr_db", &ofdm_burst_demod::last_snr_db);
+}
