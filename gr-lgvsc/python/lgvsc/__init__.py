@@ -9,6 +9,12 @@ the PHYs.
 """
 
 import importlib as _importlib
+import pkgutil as _pkgutil
+
+# The compiled blocks (lgvsc_python, C++) live in the built/installed copy of this package;
+# when the source tree is imported first (tests overlay gr-lgvsc/python/lgvsc), find them in the
+# other gnuradio/lgvsc directories on sys.path.
+__path__ = _pkgutil.extend_path(__path__, __name__)
 
 from .ofdm_pdu_rx import ofdm_pdu_rx
 from .ofdm_pdu_tx import ofdm_pdu_tx
