@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``--transport phy``: the semantic schemes through the real GNU Radio PHY (the loopback), LPIPS/DISTS on.
+"""``--transport phy``: every scheme through the real GNU Radio PHY, at the cell's MCS.
 
-One 36-frame 192x108 clip: at 20 dB (OFDM, no FEC, AWGN in the flowgraph) every PDU arrives;
-at -10 dB nothing does, not even a header copy, and the cell is the all-grey full-length video.
-The H.26x baselines are skipped over this transport with their reason.
+One 36-frame 192x108 clip, lgvsc with LPIPS/DISTS on: at 20 dB (OFDM, MCS auto = paper-10dB,
+AWGN in the flowgraph) every PDU arrives; at -10 dB (paper-0dB) nothing does, not even a header
+copy, and the cell is the all-grey full-length video. A lean run sends H.264's bitstream as PDUs
+through the same PHY (``phy_pdu_runner.py``) beside lgvsc and checks that the CBR follows the MCS.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def test_phy_transport_runs_the_loopback_per_snr_and_maps_its_results(tmp_path):
     scene = drawn_scene(num_frames=N, width=W, height=H, cuts=(17,), speed=3.0)
     write_video(tmp_path / "scene.mp4", scene.frames, 24)
     lp, di = _random_weights(tmp_path)
-    cfg = EvalConfig(snrs=(-10.0, 20.0), schemes=("lgvsc", "h264"), transport="phy", width=W, height=H,
+    cfg = EvalConfig(snrs=(-10.0, 20.0), schemes=("lgvsc",), transport="phy", width=W, height=H,
                      threads=1, lpips_weights=(str(lp),), dists_weights=(str(di),), perceptual_frames=4)
     out = tmp_path / "out"
     run = run_evaluation([tmp_path / "scene.mp4"], out, cfg, progress=False)
@@ -74,22 +75,58 @@ def test_phy_transport_runs_the_loopback_per_snr_and_maps_its_results(tmp_path):
     # the loopback knows the session out of band, so its link counters are measured even here
     assert lost["pdus_sent"] > 0 and lost["pdus_lost"] == lost["pdus_sent"] and lost["cbr_link"] > 0
 
-    for snr in (-10.0, 20.0):
-        h = rows[("h264", snr)]
-        assert h["status"] == "skipped" and "not carried over the phy transport" in h["note"] and h["cbr"] > 0
+    assert good["mcs"] == "paper-10dB" and lost["mcs"] == "paper-0dB"
 
     report = (out / "report.md").read_text()
     assert "Transport: **phy**" in report and "LPIPS" in report and "On-air CBR measured" in report
     with open(out / "results.csv") as f:
-        assert len(list(csv.DictReader(f))) == 4
+        assert len(list(csv.DictReader(f))) == 2
     # resume: nothing is recomputed (no radio run)
     again = run_evaluation([tmp_path / "scene.mp4"], out, cfg, progress=False)
-    assert again.computed == 0 and again.cached == 4
+    assert again.computed == 0 and again.cached == 2
+
+
+def test_h264_and_lgvsc_run_through_the_phy_at_the_cells_mcs(tmp_path):
+    _gnuradio_or_skip()
+    from lgvsc.accounting import cbr_for_bits
+
+    n, w, h = 48, 256, 144  # the smallest clip whose paper-CBR budget (~870 B here) holds 2 keyframes
+    scene = drawn_scene(num_frames=n, width=w, height=h, cuts=(24,), speed=3.0)
+    write_video(tmp_path / "scene.mp4", scene.frames, 24)
+    # 9 dB: auto takes paper-8dB (16-QAM, polar rate 1/2), about 2 dB above its working point
+    cfg = EvalConfig(snrs=(9.0,), schemes=("lgvsc", "h264"), transport="phy", width=w, height=h, threads=1)
+    run = run_evaluation([tmp_path / "scene.mp4"], tmp_path / "out", cfg, progress=False)
+    rows = {r["scheme"]: r for r in run.rows}
+    for name in ("lgvsc", "h264"):
+        r = rows[name]
+        assert r["status"] == "ok", r.get("note")
+        assert r["frames"] == n and r["output_frames"] == n and r["transport"] == "phy"
+        assert r["mcs"] == "paper-8dB" and r["modulation"] == "16qam" and r["code_rate"] == 0.5
+        info = type("V", (), {"width": w, "height": h, "num_frames": n})()
+        assert r["cbr"] == pytest.approx(cbr_for_bits(r["payload_bytes"] * 8, info, "16qam", code_rate=0.5))
+        assert r["pdus_sent"] > 0 and r["cbr_link"] > r["cbr"]
+    # lgvsc's budget is the paper CBR at this MCS; the QP-51 bitstream is larger and went through as PDUs
+    assert 0 < rows["lgvsc"]["cbr"] <= 6.6e-4
+    assert rows["h264"]["pdus_sent"] == rows["h264"]["num_pdus"]
+    assert rows["h264"]["pdus_lost"] <= 1 and rows["h264"]["psnr_rgb"] > 15
+
+
+def test_auto_mcs_is_the_highest_paper_preset_at_or_below_the_cells_snr():
+    from lgvsc.evaluation.phy import cell_mcs, mcs_rate
+
+    assert cell_mcs(-3.0, "auto", "ofdm", "none") == "paper-0dB"
+    assert cell_mcs(5.9, "auto", "ofdm", "none") == "paper-4dB"
+    assert cell_mcs(12.0, "auto", "ofdm", "none") == "paper-10dB"
+    assert cell_mcs(12.0, "paper-2dB", "ofdm", "none") == "paper-2dB"
+    assert cell_mcs(12.0, "auto", "psk", "cc") == "cc"
+    assert mcs_rate("paper-8dB", "ofdm") == ("16qam", 0.5) and mcs_rate("none", "psk") == ("bpsk", 1.0)
 
 
 def test_phy_transport_rejects_channels_it_does_not_offer():
     with pytest.raises(UserError, match="not offered by the phy transport"):
         EvalConfig(transport="phy", channel="rayleigh-block").validate()
+    with pytest.raises(UserError, match="unknown MCS"):
+        EvalConfig(transport="phy", mcs="paper-3dB").validate()
     with pytest.raises(UserError, match="unknown FEC"):
         EvalConfig(transport="phy", fec="ldpc").validate()
     with pytest.raises(UserError, match="--lpips-weights: /nonexistent"):

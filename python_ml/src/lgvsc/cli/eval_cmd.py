@@ -35,9 +35,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--channel", default="awgn", help="awgn (default), rayleigh, rayleigh-block, tdl-a .. tdl-e")
     p.add_argument("--transport", default="linksim",
                    help="linksim (Sionna link level, default) or phy (lgvsc and skim through the GNU Radio PHY "
-                        "and channel via the loopback; H.26x skipped there)")
+                        "and channel via the loopback; H.26x PDUs through the same PHY)")
     p.add_argument("--phy", default="ofdm", help="phy transport: gr-lgvsc PHY, ofdm (default) or psk")
     p.add_argument("--fec", default="none", help="phy transport: PHY FEC, none (default) or cc")
+    p.add_argument("--mcs", default="auto",
+                   help="phy transport, OFDM: the MCS of every cell, auto (default: the highest paper preset whose "
+                        "SNR <= the cell's SNR) or none, cc, paper-0dB .. paper-10dB (docs/PHY.md)")
     p.add_argument("--gr-python", default="/usr/bin/python3",
                    help="phy transport: the interpreter with GNU Radio and gr-lgvsc (default /usr/bin/python3)")
     p.add_argument("--loss", type=float, nargs="+", default=[0.0], metavar="RATE",
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
                         num_iter=args.num_iter, clip_model=args.clip_model, threads=args.threads,
                         lpips_weights=tuple(args.lpips_weights) if args.lpips_weights else None,
                         dists_weights=tuple(args.dists_weights) if args.dists_weights else None,
-                        perceptual_frames=args.perceptual_frames, phy=args.phy, fec=args.fec,
+                        perceptual_frames=args.perceptual_frames, phy=args.phy, fec=args.fec, mcs=args.mcs,
                         gr_python=args.gr_python)
     config.validate()  # before touching the videos: bad options fail fast
     videos = find_videos(args.videos)

@@ -11,8 +11,15 @@ The clip the loopback encodes is the evaluation's normalised clip (size, rate,
 ``--max-frames``) written losslessly (H.264 CRF 0) so both transports see the same
 frames; the reconstruction scored is the decoder worker's video as written.
 
-The H.26x baselines are **not** carried: the loopback's workers carry the semantic
-stream only (see :data:`H26X_SKIP_REASON`).
+Each cell runs over one OFDM MCS (:data:`PHY_MCS`, gr-lgvsc ``phy_common.MCS``): ``--mcs auto``
+(the default) takes the highest paper preset whose SNR <= the cell's SNR; the semantic
+encoder's byte budget and the row's CBR follow that MCS's modulation and code rate.
+
+The loopback's workers carry the semantic stream only, so the H.26x bitstreams (QP-51 and
+the matched baselines) go through :func:`run_pdu_cell`: their PDUs (the same MTU as
+lgvsc's) are written to a file that ``phy_pdu_runner.py`` (GNU Radio's interpreter) sends
+through the same PHY TX → ``channel_model`` AWGN → PHY RX; whatever passes the CRC is
+what FFmpeg decodes.
 """
 
 from __future__ import annotations
@@ -28,7 +35,22 @@ import numpy as np
 #: What :func:`lgvsc.loopback.run_loopback` says when no stream header reached the decoder.
 NO_HEADER = "no stream header received"
 
-__all__ = ["PHY_CHANNELS", "H26X_SKIP_REASON", "PhyOutcome", "phy_modulation", "run_phy_cell"]
+__all__ = ["PHY_CHANNELS", "H26X_SKIP_REASON", "PHY_MCS", "PduOutcome", "PhyOutcome", "cell_mcs", "mcs_rate",
+           "phy_modulation", "run_pdu_cell", "run_phy_cell"]
+
+#: gr-lgvsc's OFDM MCS table (``phy_common.MCS``, docs/PHY.md): name -> (modulation or None = the PHY's
+#: own, code rate, paper SNR in dB or None). Mirrored here because the ML side cannot import GNU Radio;
+#: ``tests/`` and the PHY's QA keep the names in step (``lgvsc.accounting.OFDM_MCS_NAMES``).
+PHY_MCS: dict[str, tuple[str | None, float, float | None]] = {
+    "none": (None, 1.0, None),
+    "cc": (None, 0.5, None),
+    "paper-0dB": ("qpsk", 1 / 3, 0.0),
+    "paper-2dB": ("qpsk", 1 / 2, 2.0),
+    "paper-4dB": ("qpsk", 2 / 3, 4.0),
+    "paper-6dB": ("qpsk", 3 / 4, 6.0),
+    "paper-8dB": ("16qam", 1 / 2, 8.0),
+    "paper-10dB": ("16qam", 2 / 3, 10.0),
+}
 
 #: Channels the loopback offers (``awgn`` inside the flowgraph, the rest through the Sionna emulator).
 PHY_CHANNELS: tuple[str, ...] = ("awgn", "rayleigh", "rician", "tdl-a", "tdl-b", "tdl-c", "tdl-d", "tdl-e")
@@ -48,6 +70,95 @@ def phy_code_rate(fec: str) -> float:
     return 0.5 if fec == "cc" else 1.0
 
 
+def cell_mcs(snr_db: float, mcs: str, phy: str, fec: str) -> str:
+    """The MCS a cell runs: ``auto`` = the highest paper preset whose SNR <= ``snr_db`` (paper-0dB below 0 dB).
+
+    The PSK PHY has no MCS table: its cells run the ``--fec`` mode (``none``/``cc``).
+    """
+    if phy != "ofdm" or not mcs:
+        return fec
+    if mcs != "auto":
+        return mcs
+    best = "paper-0dB"
+    for name, (_, _, snr) in PHY_MCS.items():
+        if snr is not None and snr <= snr_db:
+            best = name
+    return best
+
+
+def mcs_rate(mcs: str, phy: str) -> tuple[str, float]:
+    """(modulation, code rate) of ``mcs`` on ``phy``: what the budget and the CBR are computed with."""
+    mod, rate, _ = PHY_MCS[mcs]
+    return (mod or phy_modulation(phy)), rate
+
+
+@dataclass
+class PduOutcome:
+    """Raw PDUs after the PHY: ``received[i]`` is PDU i as sent, or ``None`` if it did not pass the CRC."""
+
+    received: list[bytes | None]
+    stats: dict[str, Any]
+
+
+def run_pdu_cell(pdus: list[bytes], snr_db: float, seed: int, out_dir: Path, *, phy: str, fec: str, mcs: str,
+                 mtu: int, gr_python: str = "/usr/bin/python3", timeout_s: float = 900.0) -> PduOutcome:
+    """Send ``pdus`` through the gr-lgvsc PHY with ``phy_pdu_runner.py``; raises ``UserError`` on failure.
+
+    A PDU that passed the PHY's CRC-32 is byte-exact, so each arrival is matched to the sent PDU
+    with the same bytes (no extra framing on air: the PDUs are exactly the scheme's).
+    """
+    import struct
+    import subprocess
+
+    from lgvsc.errors import UserError
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pin, pout = out_dir / "pdus_in.bin", out_dir / "pdus_out.bin"
+    with open(pin, "wb") as f:
+        for p in pdus:
+            f.write(struct.pack(">I", len(p)) + p)
+    runner = Path(__file__).with_name("phy_pdu_runner.py")
+    cmd = [gr_python, str(runner), str(pin), str(pout), "--snr", repr(float(snr_db)), "--phy", phy, "--fec", fec,
+           "--mtu", str(int(mtu)), "--seed", str(int(seed)), "--timeout", str(float(timeout_s))]
+    if phy == "ofdm" and mcs not in ("none", "cc"):
+        cmd += ["--mcs", mcs]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s + 60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UserError(f"phy PDU run failed: {exc}") from None
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise UserError(f"phy PDU run failed (exit {proc.returncode}): {' | '.join(tail)}")
+    data = pout.read_bytes()
+    pool: dict[bytes, int] = {}
+    i = 0
+    while i + 4 <= len(data):
+        (n,) = struct.unpack(">I", data[i:i + 4])
+        if n > mtu:
+            raise UserError(f"phy PDU run returned a {n}-byte PDU (MTU {mtu})")
+        chunk = data[i + 4:i + 4 + n]
+        pool[chunk] = pool.get(chunk, 0) + 1
+        i += 4 + n
+    received: list[bytes | None] = []
+    for p in pdus:
+        if pool.get(p, 0):
+            pool[p] -= 1
+            received.append(p)
+        else:
+            received.append(None)
+    info = json.loads(Path(str(pout) + ".json").read_text())
+    pin.unlink(missing_ok=True)
+    pout.unlink(missing_ok=True)
+    ok = sum(r is not None for r in received)
+    st = info.get("rx_status", {})
+    stats = {"num_blocks": len(pdus), "block_errors": len(pdus) - ok,
+             "bler": (len(pdus) - ok) / len(pdus) if pdus else float("nan"), "units_errored": len(pdus) - ok,
+             "rx_crc_fail": int(st.get("rx_crc_fail", 0)), "samples_tx": int(info.get("samples_tx", 0)),
+             "pdus_sent": len(pdus), "pdus_lost": len(pdus) - ok, "header_lost": False,
+             "loopback_dir": out_dir.name}
+    return PduOutcome(received=received, stats=stats)
+
+
 @dataclass
 class PhyOutcome:
     """What one loopback cell produced: the reconstruction, the row's counters, its folder."""
@@ -61,6 +172,7 @@ class PhyOutcome:
 
 def run_phy_cell(clip, clip_path: Path, method: str, snr_db: float, seed: int, out_dir: Path, *,
                  channel: str, phy: str, fec: str, profile: str, keyframe_bytes: int | None,
+                 mcs: str = "", mtu: int = 1200, target_cbr: float | None = None,
                  generator: Any = None, gr_python: str = "/usr/bin/python3", timeout_s: float = 900.0
                  ) -> PhyOutcome:
     """One loopback of ``clip_path`` (the normalised ``clip``) at ``snr_db``; raises ``UserError`` on failure.
@@ -72,6 +184,7 @@ def run_phy_cell(clip, clip_path: Path, method: str, snr_db: float, seed: int, o
     from lgvsc.video import read_video
 
     cfg = LoopbackConfig(video=clip_path, out_dir=out_dir, snr_db=float(snr_db), channel=channel, phy=phy, fec=fec,
+                         mcs=mcs if mcs not in ("none", "cc") else "", mtu=int(mtu), target_cbr=target_cbr,
                          profile=profile, width=None, height=None, fps=None, method=method,
                          keyframe_bytes=keyframe_bytes, seed=int(seed), gr_python=gr_python, timeout_s=timeout_s,
                          progress=False)

@@ -301,11 +301,17 @@ def _h26x_table(rows: list[dict[str, Any]], config: EvalConfig) -> tuple[list[st
 
 def _transport_line(config: EvalConfig, design: str) -> str:
     if config.transport == "phy":
-        fec = "no FEC" if config.fec == "none" else "rate-1/2 convolutional code (gr-fec)"
+        fec = ("MCS per cell: the highest paper preset (gr-fec polar N 2048) whose SNR <= the cell's SNR"
+               if config.phy == "ofdm" and config.mcs == "auto" else
+               f"MCS {config.mcs}" if config.phy == "ofdm" and config.mcs not in ("none", "cc") else
+               "no FEC" if config.fec == "none" else "rate-1/2 convolutional code (gr-fec)")
         chan = ("GNU Radio channels.channel_model AWGN inside the flowgraph" if config.channel == "awgn" else
                 f"the Sionna streaming emulator ({config.channel}) over ZeroMQ IQ")
         return (f"- Transport: **phy** — `lgvsc.loopback.run_loopback` per cell: encoder worker → gr-lgvsc "
-                f"{config.phy.upper()} PDU PHY ({fec}, MTU 1200) → {chan} → PHY RX (CRC) → decoder worker. "
+                f"{config.phy.upper()} PDU PHY ({fec}, MTU {config.mtu}) → {chan} → PHY RX (CRC) → decoder worker. "
+                "H.26x bitstreams (QP 51 and the matched baselines) are cut into PDUs of the same MTU and sent "
+                "through the same PHY TX → channel_model → PHY RX by `phy_pdu_runner.py`; the PDUs that pass "
+                "the CRC are what FFmpeg decodes. "
                 "SNR is the flowgraph's (noise voltage 10^(-SNR/20) on unit-power samples for awgn), not the "
                 "linksim's Es/N0 per LDPC-coded symbol, so the two transports' SNR axes are not comparable. "
                 "BLER here is the PDU loss rate (PDUs sent − PDUs received with a good CRC) / PDUs sent. "
@@ -318,7 +324,7 @@ def _transport_line(config: EvalConfig, design: str) -> str:
 def _cbr_line(config: EvalConfig) -> str:
     if config.transport == "phy":
         return ("- CBR: the paper's definition, channel symbols / (C·H·W·F), of each scheme's payload at the "
-                f"PHY's constellation and code rate ({config.phy}, FEC {config.fec}), by "
+                "cell's MCS constellation and code rate (the `mcs`, `modulation`, `code_rate` columns), by "
                 "`lgvsc.accounting.cbr_for_bits` for every scheme; `cbr_link` in the CSV is the **on-air CBR "
                 "measured** by the loopback: complex samples the flowgraph transmitted (sync, headers, CRC, "
                 "gaps included) / (C·H·W·F).")
@@ -611,7 +617,7 @@ def write_outputs(outdir: str | os.PathLike, run: EvalRun, config: EvalConfig,
         cbr_rows = aggregate([dict(r, status="ok") for r in rows], ("scheme", "snr_db"), ("cbr",))
         if cbr_rows:
             _plot_cbr(cbr_rows, staging / "plots" / "cbr.png", *(
-                [f"SNR (dB) of the GNU Radio channel; {config.phy} PHY, FEC {config.fec}"]
+                [f"SNR (dB) of the GNU Radio channel; {config.phy} PHY, MCS {config.mcs}"]
                 if config.transport == "phy" else []))
             plots["cbr"] = "plots/cbr.png"
         if run.videos:

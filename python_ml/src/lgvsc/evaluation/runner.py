@@ -86,6 +86,8 @@ class EvalConfig:
     #: ``phy`` transport: gr-lgvsc PHY (ofdm, psk), its FEC (none, cc) and the GNU Radio interpreter.
     phy: str = "ofdm"
     fec: str = "none"
+    #: ``phy`` transport, OFDM: the MCS of every cell (``auto``: the paper preset of the cell's SNR).
+    mcs: str = "auto"
     gr_python: str = "/usr/bin/python3"
     #: torch CPU threads (``None``: leave torch's default). One thread is fastest for the small LDPC
     #: batches here when other processes share the cores (OpenMP spin-waits otherwise).
@@ -116,6 +118,12 @@ class EvalConfig:
                 raise UserError(f"unknown PHY {self.phy!r}; choose ofdm or psk")
             if self.fec not in ("none", "cc"):
                 raise UserError(f"unknown FEC mode {self.fec!r}; choose none or cc")
+            from lgvsc.evaluation.phy import PHY_MCS
+
+            if self.mcs != "auto" and self.mcs not in PHY_MCS:
+                raise UserError(f"unknown MCS {self.mcs!r}; choose auto or one of {', '.join(PHY_MCS)}")
+            if self.phy != "ofdm" and self.mcs not in ("auto", self.fec):
+                raise UserError(f"--mcs is an OFDM PHY option; the {self.phy} PHY takes --fec")
             if self.profile not in ("classical", "hf"):
                 raise UserError(f"the phy transport runs the classical or hf profile, not {self.profile!r}")
         elif self.channel not in LINK_CHANNELS:
@@ -159,7 +167,8 @@ class EvalConfig:
 
     def link_params(self) -> dict[str, Any]:
         if self.transport == "phy":
-            return {"transport": "phy", "channel": self.channel, "phy": self.phy, "fec": self.fec}
+            return {"transport": "phy", "channel": self.channel, "phy": self.phy, "fec": self.fec, "mcs": self.mcs,
+                    "mtu": self.mtu}
         return {"transport": self.transport, "channel": self.channel, "design_snr": self.design_snr,
                 "num_iter": self.num_iter}
 
@@ -267,10 +276,40 @@ def preset_target_cbr(clip: Any, preset: Any, target: float = LGVSC_TARGET_CBR) 
     The budget is the largest payload in whole LDPC blocks of the preset (its modulation and code rate)
     whose paper CBR does not exceed ``target`` (:func:`lgvsc.accounting.payload_bits_for_cbr`).
     """
-    from lgvsc.accounting import payload_bits_for_cbr, source_values
+    from lgvsc.accounting import payload_bits_for_cbr
 
     bits = payload_bits_for_cbr(target, clip.width, clip.height, clip.num_frames, preset.modulation,
                                 block=(preset.k, preset.n))
+    return _target_for_bits(clip, bits)
+
+
+def mcs_target_cbr(clip: Any, modulation: str, code_rate: float, target: float = LGVSC_TARGET_CBR) -> float:
+    """As :func:`preset_target_cbr` for a gr-lgvsc MCS: the budget follows its modulation and code rate."""
+    from lgvsc.accounting import payload_bits_for_cbr
+
+    return _target_for_bits(clip, payload_bits_for_cbr(target, clip.width, clip.height, clip.num_frames,
+                                                       modulation, code_rate=code_rate))
+
+
+@dataclass(frozen=True)
+class _McsBudget:
+    """The phy transport's stand-in for a linksim preset: a name (cache key) and the encoder's target."""
+
+    name: str
+    target: float
+
+
+def _budget_target(vs: _VideoState, preset: Any, config: EvalConfig) -> float | None:
+    if config.keyframe_bytes or preset is None:  # no preset: the encoder's own default budget
+        return None
+    if isinstance(preset, _McsBudget):
+        return preset.target
+    return preset_target_cbr(vs.clip, preset)
+
+
+def _target_for_bits(clip: Any, bits: int) -> float:
+    from lgvsc.accounting import source_values
+
     budget_bytes = max(1, bits // 8)
     # The encoder's budget is floor(target_cbr · C·H·W·F) bits / 8 (one bit per QPSK-1/2 symbol).
     return (budget_bytes * 8 + 0.5) / source_values(clip.width, clip.height, clip.num_frames)
@@ -417,8 +456,7 @@ def _skem_stream(vs: _VideoState, scheme: Any, preset: Any, config: EvalConfig, 
     if key not in vs.skem_streams:
         t = time.perf_counter()
         skem = SemanticScheme("skem", vs.backends, config.mtu, encoder_options=vs.encoder_options)
-        # No preset (the phy transport): the encoder's own default budget.
-        target = None if (config.keyframe_bytes or preset is None) else preset_target_cbr(vs.clip, preset)
+        target = _budget_target(vs, preset, config)
         vs.skem_streams[key] = skem.encode(vs.clip, target)
         timings["encode:lgvsc"] += time.perf_counter() - t
     return vs.skem_streams[key]
@@ -440,8 +478,7 @@ def _prepare(vs: _VideoState, name: str, scheme: Any, timings: dict[str, float],
         prep = scheme.prepare(clip, stream)
     elif name == "skim":
         scheme.skim_count = len(stream.keyframes)
-        target = None if (config.keyframe_bytes or preset is None) else preset_target_cbr(clip, preset)
-        prep = scheme.prepare(clip, target_cbr=target)
+        prep = scheme.prepare(clip, target_cbr=_budget_target(vs, preset, config))
         scheme.skim_count = None
     elif name == "text-only":
         prep = scheme.prepare(clip, stream)
@@ -547,31 +584,67 @@ def _phy_clip_path(vs: _VideoState, cells_dir: Path) -> Path:
 
 def _compute_phy_cell(vs, name, scheme, snr, seed, config, scorers, ckey, cells_dir, timings,
                       cbr_for_bits) -> dict[str, Any]:
-    """A cell over the real GNU Radio PHY (:mod:`lgvsc.evaluation.phy`)."""
-    from lgvsc.evaluation.phy import H26X_SKIP_REASON, phy_code_rate, phy_modulation, phy_seed, run_phy_cell
+    """A cell over the real GNU Radio PHY (:mod:`lgvsc.evaluation.phy`) at the cell's MCS."""
+    from lgvsc.accounting import source_values
+    from lgvsc.evaluation.phy import cell_mcs, mcs_rate, phy_seed, run_pdu_cell, run_phy_cell
 
     clip_scorer, perceptual = scorers
     clip = vs.clip
-    modulation, rate = phy_modulation(config.phy), phy_code_rate(config.fec)
+    mcs = cell_mcs(snr, config.mcs, config.phy, config.fec)
+    modulation, rate = mcs_rate(mcs, config.phy)
+    budget = _McsBudget(f"phy:{config.phy}:{mcs}", mcs_target_cbr(clip, modulation, rate))
     row: dict[str, Any] = {
         "video": vs.path.name, "video_key": vs.key, "scheme": name, "snr_db": float(snr),
         "loss": 0.0, "design_snr_db": float("nan"), "channel": config.channel, "transport": "phy", "seed": seed,
-        "cell": ckey,
-        "preset": f"{config.phy} fec={config.fec}", "k": None, "n": None, "modulation": modulation,
-        "frames": clip.num_frames, "width": clip.width, "height": clip.height, "fps": float(clip.fps),
+        "cell": ckey, "preset": f"{config.phy} {mcs}", "mcs": mcs, "k": None, "n": None, "modulation": modulation,
+        "code_rate": rate, "frames": clip.num_frames, "width": clip.width, "height": clip.height,
+        "fps": float(clip.fps),
     }
+
+    def cbr(nbytes: int) -> float:
+        return cbr_for_bits(nbytes * 8, clip.info(), modulation, code_rate=rate)
+
     if name in ("h264", "h265", "text-only", *MATCHED):
-        if name in MATCHED:  # needs the lgvsc bytes of the cell, which only the loopback knows here
-            row.update(status="skipped", note="the equal-bytes baselines run over --transport linksim only (the "
-                       "phy loopback's workers carry semantic streams)", output_frames=0)
-            return row
-        prep = _prepare(vs, name, scheme, timings)
+        prep = _prepare(vs, name, scheme, timings, budget, config)
         row["payload_bytes"] = prep.payload_bytes
-        row["cbr"] = cbr_for_bits(prep.payload_bytes * 8, clip.info(), modulation, code_rate=rate)
-        row.update({k: v for k, v in prep.info.items() if k in ("gop", "qp")})
-        note = ((scheme.skip_reason() or "text-only runs over the linksim transport only (the phy loopback "
-                                         "carries semantic streams)") if name == "text-only" else H26X_SKIP_REASON)
-        row.update(status="skipped", note=note, output_frames=0)
+        row["cbr"] = cbr(prep.payload_bytes)
+        row.update({k: v for k, v in prep.info.items() if k in ("gop", "qp", "num_pdus", "rung", "crf",
+                                                                "budget_bytes", "fill")})
+        if name in MATCHED:
+            row["ladder"] = json.dumps(prep.info.get("ladder", []))
+            if "skipped" in prep.info:
+                row.update(status="skipped", note=prep.info["skipped"], output_frames=0)
+                return row
+        if name == "text-only":
+            row.update(status="skipped", output_frames=0,
+                       note=scheme.skip_reason() or "text-only runs over the linksim transport only (the phy "
+                                                    "loopback carries semantic streams)")
+            return row
+        if config.channel != "awgn":
+            row.update(status="skipped", output_frames=0,
+                       note="H.26x PDUs go through the PHY with GNU Radio's channel_model (AWGN) only; the "
+                            f"{config.channel} emulator runs inside the semantic loopback")
+            return row
+        t = time.perf_counter()
+        out = run_pdu_cell(prep.units, snr, phy_seed(seed, snr, name, vs.key), cells_dir / f"phy-{ckey}",
+                           phy=config.phy, fec=config.fec, mcs=mcs, mtu=config.mtu, gr_python=config.gr_python)
+        timings["phy:pdus"] += time.perf_counter() - t
+        row.update(out.stats)
+        row["cbr_link"] = out.stats["samples_tx"] / source_values(clip.width, clip.height, clip.num_frames)
+        t = time.perf_counter()
+        rec = scheme.receive(clip, prep, out.received)
+        timings[f"decode:{name}"] += time.perf_counter() - t
+        if len(rec.frames) != clip.num_frames:
+            raise RuntimeError(f"{name} produced {len(rec.frames)} frames for {clip.num_frames}")
+        t = time.perf_counter()
+        row.update(_score(clip.frames, rec.frames, clip_scorer, perceptual))
+        timings["metrics"] += time.perf_counter() - t
+        sample = f"{ckey}.png"
+        _save_sample(rec.frames[clip.num_frames // 2], cells_dir / sample)
+        row.update({k: (json.dumps(v) if isinstance(v, list) else v) for k, v in rec.stats.items()})
+        row["output_frames"] = int(len(rec.frames))
+        row["concealment"] = f"{row['pdus_lost']} of {row['pdus_sent']} PDUs lost on the PHY ({mcs})"
+        row.update(status="ok", note="", sample=sample)
         return row
     t = time.perf_counter()
     clip_path = _phy_clip_path(vs, cells_dir)
@@ -580,12 +653,13 @@ def _compute_phy_cell(vs, name, scheme, snr, seed, config, scorers, ckey, cells_
     out = run_phy_cell(clip, clip_path, scheme.method, snr, phy_seed(seed, snr, name, vs.key),
                        cells_dir / f"phy-{ckey}", channel=config.channel, phy=config.phy, fec=config.fec,
                        profile=config.profile, keyframe_bytes=config.keyframe_bytes, gr_python=config.gr_python,
-                       generator=scheme.backends.generator)
+                       generator=scheme.backends.generator, mcs=mcs, mtu=config.mtu,
+                       target_cbr=_budget_target(vs, budget, config))
     timings["phy:loopback"] += time.perf_counter() - t
     if out.payload_bytes < 0:  # header lost: the loopback left no stream; its size is the local encoder's
-        out.payload_bytes = _prepare(vs, name, scheme, timings).payload_bytes
+        out.payload_bytes = _prepare(vs, name, scheme, timings, budget, config).payload_bytes
     row["payload_bytes"] = out.payload_bytes
-    row["cbr"] = cbr_for_bits(out.payload_bytes * 8, clip.info(), modulation, code_rate=rate)
+    row["cbr"] = cbr(out.payload_bytes)
     t = time.perf_counter()
     row.update(_score(clip.frames, out.frames, clip_scorer, perceptual))
     timings["metrics"] += time.perf_counter() - t
@@ -596,10 +670,10 @@ def _compute_phy_cell(vs, name, scheme, snr, seed, config, scorers, ckey, cells_
     if out.stats["header_lost"]:
         row["concealment"] = ("no stream header reached the decoder (all-grey full-length video); link counters "
                               "unknown: the loopback leaves no report for such a run")
-        row["keyframes_sent"] = json.dumps(_prepare(vs, name, scheme, timings).info["keyframes"])
+        row["keyframes_sent"] = json.dumps(_prepare(vs, name, scheme, timings, budget, config).info["keyframes"])
         row["keyframes_lost"] = row["keyframes_sent"]
     else:
-        row["concealment"] = (f"{row['pdus_lost']} of {row['pdus_sent']} PDUs lost on the PHY; keyframes "
+        row["concealment"] = (f"{row['pdus_lost']} of {row['pdus_sent']} PDUs lost on the PHY ({mcs}); keyframes "
                               f"concealed: {out.stats['keyframes_lost']}")
     row.update(status="ok", note="", sample=sample)
     return row
