@@ -96,6 +96,7 @@ def test_h264_and_lgvsc_run_through_the_phy_at_the_cells_mcs(tmp_path):
     # 9 dB: auto takes paper-8dB (16-QAM, polar rate 1/2), about 2 dB above its working point
     cfg = EvalConfig(snrs=(9.0,), schemes=("lgvsc", "h264"), transport="phy", width=w, height=h, threads=1)
     run = run_evaluation([tmp_path / "scene.mp4"], tmp_path / "out", cfg, progress=False)
+    write_outputs(tmp_path / "out", run, cfg)
     rows = {r["scheme"]: r for r in run.rows}
     for name in ("lgvsc", "h264"):
         r = rows[name]
@@ -109,6 +110,8 @@ def test_h264_and_lgvsc_run_through_the_phy_at_the_cells_mcs(tmp_path):
     assert 0 < rows["lgvsc"]["cbr"] <= 6.6e-4
     assert rows["h264"]["pdus_sent"] == rows["h264"]["num_pdus"]
     assert rows["h264"]["pdus_lost"] <= 1 and rows["h264"]["psnr_rgb"] > 15
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "phy_pdu_runner.py" in report and "| h264 |" in report
 
 
 def test_auto_mcs_is_the_highest_paper_preset_at_or_below_the_cells_snr():

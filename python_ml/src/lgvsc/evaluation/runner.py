@@ -242,6 +242,8 @@ class _VideoState:
         self.prepared: dict[tuple[str, str], Prepared] = {}
         self.schemes: dict[str, Any] = {}
         self.skem_streams: dict[str, Any] = {}  # per preset: the budget differs
+        #: phy transport: the bytes lgvsc's loopback actually sent per (SNR, seed), the matched baselines' budget
+        self.phy_lgvsc_bytes: dict[tuple[float, int], int] = {}
 
     @property
     def clip(self):
@@ -413,6 +415,7 @@ def run_evaluation(videos: list[Path], outdir: str | os.PathLike, config: EvalCo
                         if cpath.exists():
                             try:
                                 rows.append(json.loads(cpath.read_text()))
+                                _note_phy_bytes(vs, config, rows[-1])
                                 cached += 1
                                 bar.update(1)
                                 continue
@@ -422,6 +425,7 @@ def run_evaluation(videos: list[Path], outdir: str | os.PathLike, config: EvalCo
                                             cells_dir, recon_cache, timings, cbr_for_bits, source_values, loss)
                         _atomic_write(cpath, json.dumps(row, sort_keys=True).encode())
                         rows.append(row)
+                        _note_phy_bytes(vs, config, row)
                         computed += 1
                         bar.update(1)
     video_info = []
@@ -439,12 +443,19 @@ def run_evaluation(videos: list[Path], outdir: str | os.PathLike, config: EvalCo
                    metric_notes=metric_notes, cells_dir=cells_dir)
 
 
+def _note_phy_bytes(vs: _VideoState, config: EvalConfig, row: dict[str, Any]) -> None:
+    if config.transport == "phy" and row.get("scheme") == "lgvsc" and row.get("status") == "ok":
+        vs.phy_lgvsc_bytes[(float(row["snr_db"]), int(row["seed"]))] = int(row["payload_bytes"])
+
+
 def _scheme_params(vs: _VideoState, scheme: Any, name: str) -> dict[str, Any]:
     p = scheme.params()
     if name == "skim":
         p["skim_count"] = "skem"  # SKEM's count for this video (a function of the video key)
     if name in ("lgvsc", "skim", "text-only", *MATCHED):
         p["budget"] = ["per-preset", LGVSC_TARGET_CBR]  # the cell's preset sets the semantic stream's budget
+    if name in MATCHED and vs.config.transport == "phy":  # lgvsc's loopback bytes when it runs, else a local encode
+        p["budget_from"] = "lgvsc cell" if "lgvsc" in vs.config.schemes else "local encode"
     return p
 
 
@@ -605,7 +616,19 @@ def _compute_phy_cell(vs, name, scheme, snr, seed, config, scorers, ckey, cells_
         return cbr_for_bits(nbytes * 8, clip.info(), modulation, code_rate=rate)
 
     if name in ("h264", "h265", "text-only", *MATCHED):
-        prep = _prepare(vs, name, scheme, timings, budget, config)
+        sent = vs.phy_lgvsc_bytes.get((float(snr), int(seed)))
+        if name in MATCHED and sent is not None:  # the bytes lgvsc's loopback sent in this cell (lgvsc runs first)
+            key = (name, f"phy-bytes:{sent}")
+            if key not in vs.prepared:
+                t = time.perf_counter()
+                try:
+                    vs.prepared[key] = scheme.prepare(clip, sent)
+                except SchemeSkipped as exc:
+                    vs.prepared[key] = Prepared(units=[], payload_bytes=0, info={"skipped": str(exc)})
+                timings[f"encode:{name}"] += time.perf_counter() - t
+            prep = vs.prepared[key]
+        else:  # no lgvsc cell in this run: the lgvsc stream encoded here at the cell's MCS budget
+            prep = _prepare(vs, name, scheme, timings, budget, config)
         row["payload_bytes"] = prep.payload_bytes
         row["cbr"] = cbr(prep.payload_bytes)
         row.update({k: v for k, v in prep.info.items() if k in ("gop", "qp", "num_pdus", "rung", "crf",
