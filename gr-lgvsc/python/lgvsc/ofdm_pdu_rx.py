@@ -38,7 +38,7 @@ class ofdm_pdu_rx(gr.hier_block2):
         gr.hier_block2.__init__(self, "lgvsc_ofdm_pdu_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(0, 0, 0))
         self.mcs = check_ofdm_args(fft_len, cp_len, header_mod, payload_mod, mtu, gap, fec_mode, mcs)
-        from .lgvsc_python import ofdm_burst_demod
+        ofdm_burst_demod = pc.compiled().ofdm_burst_demod
         self.fft_len, self.cp_len, self.mtu, self.fec_mode = fft_len, cp_len, mtu, fec_mode
         cfg = pc.ofdm_config(fft_len, cp_len, carrier_preset, mtu)
         self.message_port_register_hier_out("out")

@@ -44,7 +44,7 @@ class ofdm_pdu_tx(gr.hier_block2):
         gr.hier_block2.__init__(self, "lgvsc_ofdm_pdu_tx", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         self.mcs = check_ofdm_args(fft_len, cp_len, header_mod, payload_mod, mtu, gap, fec_mode, mcs)
-        from .lgvsc_python import ofdm_burst_mod
+        ofdm_burst_mod = pc.compiled().ofdm_burst_mod
         self.fft_len, self.cp_len, self.mtu, self.fec_mode = fft_len, cp_len, mtu, fec_mode
         self.payload_mod, self.gap = payload_mod, gap
         cfg = pc.ofdm_config(fft_len, cp_len, carrier_preset, mtu)

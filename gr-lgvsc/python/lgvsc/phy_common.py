@@ -35,6 +35,7 @@ __all__ = [
     "resolve_mcs",
     "StatusThrottle",
     "carrier_layout",
+    "compiled",
     "coded_len",
     "const_rms",
     "constellation",
@@ -187,9 +188,19 @@ def ofdm_points(name):
     return [complex(p) / rms for p in c.points()]
 
 
+def compiled():
+    """The pybind11 module of the C++ blocks: next to this file when built/installed, else the
+    installed gnuradio.lgvsc's (this source tree imported as ``lgvsc``, e.g. by a test peer)."""
+    try:
+        from . import lgvsc_python
+    except ImportError:
+        from gnuradio.lgvsc import lgvsc_python
+    return lgvsc_python
+
+
 def ofdm_config(fft_len, cp_len, carrier_preset, mtu):
     """The C++ blocks' shared configuration (lgvsc_python.ofdm_phy_config)."""
-    from .lgvsc_python import ofdm_phy_config
+    ofdm_phy_config = compiled().ofdm_phy_config
     occupied, pilots, pilot_syms = carrier_layout(carrier_preset, fft_len)
     cfg = ofdm_phy_config()
     cfg.fft_len, cfg.cp_len = int(fft_len), int(cp_len)
