@@ -18,6 +18,7 @@ import collections
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -129,6 +130,7 @@ def _atheris(target: str, runs: int, seed: int) -> dict:
         stats.run(call, b)
         if stats.runs >= runs:  # libFuzzer's exit skips Python's atexit: report and leave here
             print(json.dumps(stats.report("atheris")), flush=True)
+            shutil.rmtree(corpus, ignore_errors=True)  # our temporary seed corpus (libFuzzer adds to it)
             os._exit(0)
 
     atheris.Setup([sys.argv[0], f"-seed={seed}", f"-runs={runs + 10}", "-max_len=8192", "-rss_limit_mb=0",
