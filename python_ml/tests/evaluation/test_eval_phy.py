@@ -112,6 +112,7 @@ def test_h264_and_lgvsc_run_through_the_phy_at_the_cells_mcs(tmp_path):
     assert rows["h264"]["pdus_lost"] <= 1 and rows["h264"]["psnr_rgb"] > 15
     report = (tmp_path / "out" / "report.md").read_text()
     assert "phy_pdu_runner.py" in report and "| h264 |" in report
+    assert "budget of its own MCS" in report
 
 
 def test_auto_mcs_is_the_highest_paper_preset_at_or_below_the_cells_snr():

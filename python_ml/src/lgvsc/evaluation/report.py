@@ -429,15 +429,23 @@ def _matched_table(ok: list[dict[str, Any]]) -> list[str]:
 def _cbr_check(rows: list[dict[str, Any]], config: EvalConfig) -> list[str]:
     """lgvsc's CBR per cell against the paper's 6.1–6.6e-4, and why a cell lies outside."""
     lg = [r for r in rows if r["scheme"] == "lgvsc" and not _num(r.get("loss", 0)) > 0]
-    if not lg or config.transport == "phy":
+    if not lg:
         return []
     lo, hi = 6.1e-4, 6.6e-4
     out = [r for r in lg if not lo <= _num(r["cbr"]) <= hi]
     L = [f"lgvsc's CBR against the paper's full system (6.1–6.6e-4): {len(lg) - len(out)} of {len(lg)} cells "
-         "inside. Each cell encodes with the budget of its own preset: the largest whole number of the preset's "
-         "LDPC blocks whose CBR is at most 6.6e-4 (`lgvsc.accounting.payload_bits_for_cbr` with the preset's "
-         "modulation and code rate)."]
+         "inside. " + ("Each cell encodes with the budget of its own MCS: the largest payload whose CBR at the "
+                       "MCS's modulation and code rate is at most 6.6e-4 (`lgvsc.accounting.payload_bits_for_cbr`)."
+                       if config.transport == "phy" else
+                       "Each cell encodes with the budget of its own preset: the largest whole number of the "
+                       "preset's LDPC blocks whose CBR is at most 6.6e-4 (`lgvsc.accounting.payload_bits_for_cbr` "
+                       "with the preset's modulation and code rate).")]
     for r in out:
+        if config.transport == "phy":
+            why = ("the semantic stream did not fill its budget (see the encoder's budget warning)"
+                   if _num(r["cbr"]) < lo else "the stream is larger than its budget (the encoder could not fit it)")
+            L.append(f"- {r['video']} at {r['snr_db']:g} dB ({r['preset']}): {_num(r['cbr']):.3e} — {why}.")
+            continue
         blk = int(r["n"]) // {"qpsk": 2, "16qam": 4, "64qam": 6, "256qam": 8}.get(r["modulation"], 2)
         block_cbr = blk / (3 * int(r["width"]) * int(r["height"]) * int(r["frames"]))
         why = (f"one LDPC block of this preset is {block_cbr:.2e} of CBR on this clip, so whole blocks cannot "
@@ -478,8 +486,11 @@ def _report(run: EvalRun, rows: list[dict[str, Any]], summary_all: list[dict[str
           "dropped (as the PHY CRC would), the reassembler gets the rest and the decoder conceals the missing "
           "keyframes/segments; the output always has the source's frame count.",
           f"- h264 / h265: FFmpeg libx264/libx265 at QP 51, GOP {config.gops.get('h264', 400)} / "
-          f"{config.gops.get('h265', 400)} frames (paper GOPs: H.264 400/80/20, H.265 400/50/13); bit errors are "
-          "left in the access units and whatever FFmpeg decodes is scored. A frame the decoder does not deliver "
+          f"{config.gops.get('h265', 400)} frames (paper GOPs: H.264 400/80/20, H.265 400/50/13); "
+          + ("over the phy transport a PDU that fails the PHY's CRC is lost (the PHY delivers only good PDUs) "
+             "and FFmpeg decodes the PDUs that arrived" if config.transport == "phy" else
+             "bit errors are left in the access units and whatever FFmpeg decodes is scored")
+          + ". A frame the decoder does not deliver "
           "is shown as a **repeat of the last delivered frame (black before the first)**, as a player would. "
           "Access-unit boundaries and timestamps are assumed intact (container/RTP framing); the access units "
           f"travel as PDUs of at most {config.mtu} bytes. These are the paper's baselines, kept as they are.",

@@ -666,7 +666,7 @@ def _compute_phy_cell(vs, name, scheme, snr, seed, config, scorers, ckey, cells_
         _save_sample(rec.frames[clip.num_frames // 2], cells_dir / sample)
         row.update({k: (json.dumps(v) if isinstance(v, list) else v) for k, v in rec.stats.items()})
         row["output_frames"] = int(len(rec.frames))
-        row["concealment"] = f"{row['pdus_lost']} of {row['pdus_sent']} PDUs lost on the PHY ({mcs})"
+        row["concealment"] = f"PHY {mcs}: {row.get('concealment', '')}"
         row.update(status="ok", note="", sample=sample)
         return row
     t = time.perf_counter()
