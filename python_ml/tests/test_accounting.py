@@ -193,10 +193,53 @@ def test_payload_bits_for_cbr_is_the_inverse(mod, rate, block):
 def test_ofdm_pdu_tx_preset():
     phy = PhyDescription.ofdm_pdu_tx()
     assert (phy.mtu, phy.gap_samples, phy.code_rate, phy.bits_per_symbol) == (1500, 1024, 1.0, 2)
-    # 1500 B + CRC32 = 12,032 bits / 96 per symbol = 126 payload symbols (125.33 rounded up) + 3.
-    assert phy.samples_per_pdu(1500) == 129 * 80 + 1024
+    # Burst PHY: CP + 4 training symbols (16 + 256), 7 coded-header symbols (672 bits / 96), then
+    # 1500 B + CRC32 = 12,032 bits / 96 per symbol = 126 payload symbols (125.33 rounded up).
+    assert phy.samples_per_pdu(1500) == 272 + (7 + 126) * 80 + 1024
     cc = PhyDescription.ofdm_pdu_tx(mtu=200, fec_mode="cc", payload_mod="16qam")
     # rate 1/2 tail-biting: 2 * 204 B = 3,264 bits / (48 * 4) = 17 symbols.
-    assert cc.samples_per_pdu(200) == 20 * 80 + 1024
+    assert cc.samples_per_pdu(200) == 272 + (7 + 17) * 80 + 1024
+    polar = PhyDescription.ofdm_pdu_tx(mtu=1200, mcs="paper-10dB")
+    # 16-QAM, polar K 1365 of N 2048: 1204 B = 9,632 bits -> 8 blocks = 16,384 bits / 192 = 86 symbols.
+    assert (polar.bits_per_symbol, polar.polar_n) == (4, 2048)
+    assert polar.samples_per_pdu(1200) == 272 + (7 + 86) * 80 + 1024
+    with pytest.raises(ValueError, match="MCS"):
+        PhyDescription.ofdm_pdu_tx(mcs="paper-1dB")
     with pytest.raises(ValueError, match="fec"):
         PhyDescription.ofdm_pdu_tx(fec_mode="ldpc")
+
+
+_BURST_TABLE = """
+import json, sys
+from gnuradio.lgvsc import phy_common as pc
+sizes = json.loads(sys.argv[1])
+table = {name: [list(pc.MCS[name][1:]) , [pc.ofdm_burst_samples(n, name) for n in sizes]] for name in pc.MCS_NAMES}
+print(json.dumps({"table": table, "polar_n": pc.POLAR_N, "crc": pc.CRC_LEN}))
+"""
+
+
+def test_ofdm_burst_matches_radio_side_for_every_mcs():
+    """The ML-side MCS table and burst formula equal gr-lgvsc's phy_common (run by the radio's Python)."""
+    import json
+    import shutil
+    import subprocess
+
+    from lgvsc.accounting import OFDM_MCS, OFDM_POLAR_N
+
+    radio_python = "/usr/bin/python3"
+    if not shutil.which(radio_python):
+        pytest.skip("no system python")
+    probe = subprocess.run([radio_python, "-c", "from gnuradio.lgvsc import phy_common"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("gr-lgvsc not installed for the system python")
+    sizes = [1, 17, 96, 255, 256, 1200, 1500]
+    res = subprocess.run([radio_python, "-c", _BURST_TABLE, json.dumps(sizes)], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    radio = json.loads(res.stdout.strip().splitlines()[-1])
+    assert (radio["polar_n"], radio["crc"]) == (OFDM_POLAR_N, 4)
+    assert list(radio["table"]) == list(OFDM_MCS)
+    for name, ((mod, rate), samples) in radio["table"].items():
+        assert mod == OFDM_MCS[name][1] and rate == pytest.approx(OFDM_MCS[name][2]), name
+        phy = PhyDescription.ofdm_pdu_tx(mcs=name)
+        assert [phy.samples_per_pdu(n) for n in sizes] == samples, name

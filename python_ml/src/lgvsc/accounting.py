@@ -32,7 +32,9 @@ from lgvsc.stream import SemanticStream, VideoInfo
 from lgvsc.wire import stream_to_bytes
 
 __all__ = [
+    "OFDM_MCS",
     "OFDM_MCS_NAMES",
+    "OFDM_POLAR_N",
     "MODULATION_BITS",
     "PaperPreset",
     "PAPER_PRESETS",
@@ -188,6 +190,27 @@ def payload_bits_for_cbr(
     return bits
 
 
+#: The GNU Radio OFDM PHY's MCS table (gr-lgvsc ``phy_common.MCS``, docs/PHY.md), mirrored because the ML
+#: side cannot import GNU Radio: name -> (code, modulation or None = the PHY's payload modulation, code rate).
+#: "none"/"cc" are the two earlier modes; the paper presets are the paper's modulation and code rate with
+#: gr-fec's polar code (N :data:`OFDM_POLAR_N`), not Sionna's 5G LDPC.  `lgvsc loopback --mcs` also takes
+#: "auto".  tests/test_accounting.py checks this table and the burst length against the radio side.
+OFDM_MCS: dict[str, tuple[str, str | None, float]] = {
+    "none": ("none", None, 1.0),
+    "cc": ("cc", None, 0.5),
+    "paper-0dB": ("polar", "qpsk", 1 / 3),
+    "paper-2dB": ("polar", "qpsk", 1 / 2),
+    "paper-4dB": ("polar", "qpsk", 2 / 3),
+    "paper-6dB": ("polar", "qpsk", 3 / 4),
+    "paper-8dB": ("polar", "16qam", 1 / 2),
+    "paper-10dB": ("polar", "16qam", 2 / 3),
+}
+OFDM_MCS_NAMES = tuple(OFDM_MCS)
+OFDM_POLAR_N = 2048  # phy_common.POLAR_N
+# The burst PHY's coded header: >= 6 copies of the rate-1/2 CC-coded 56-bit header, QPSK (phy_common).
+_OFDM_HEADER_CODED_BITS = 6 * 112
+
+
 @dataclass(frozen=True)
 class PhyDescription:
     """What one burst of a packet PHY costs in complex baseband samples.
@@ -215,6 +238,10 @@ class PhyDescription:
     :param crc_bytes: bytes the PHY appends per burst (ofdm_tx: CRC32)
     :param gap_samples: silent samples between bursts
     :param sample_rate: samples/s, only used for air time
+    :param preamble_samples: samples per burst before the OFDM symbols counted by ``sync_symbols`` and
+        ``header_symbols`` (the burst PHY's CP + 4 training symbols share one cyclic prefix)
+    :param polar_n: > 0: the payload is coded in whole polar blocks of ``polar_n`` bits carrying
+        ``round(polar_n * code_rate)`` bits each (gr-fec polar, the last block zero-padded)
     """
 
     name: str = "gr-digital ofdm_tx defaults"
@@ -232,6 +259,8 @@ class PhyDescription:
     crc_bytes: int = 4
     gap_samples: int = 0
     sample_rate: float = 1e6
+    preamble_samples: int = 0
+    polar_n: int = 0
 
     def __post_init__(self) -> None:
         if self.fft_len < 1 or self.cp_len < 0:
@@ -243,7 +272,8 @@ class PhyDescription:
         if not 0 < self.code_rate <= 1:
             raise ValueError("code_rate must be in (0, 1]")
         if (
-            min(self.sync_symbols, self.header_symbols, self.crc_bytes, self.gap_samples, self.fec_tail_bits)
+            min(self.sync_symbols, self.header_symbols, self.crc_bytes, self.gap_samples, self.fec_tail_bits,
+                self.preamble_samples, self.polar_n)
             < 0
         ):
             raise ValueError("symbol, byte and sample counts must be >= 0")
@@ -262,27 +292,36 @@ class PhyDescription:
         data_carriers: int = 48,
         pilot_carriers: int = 4,
         sample_rate: float = 1e6,
+        mcs: str = "",
     ) -> PhyDescription:
-        """Our ``lgvsc_ofdm_pdu_tx`` hier block (docs/PHY.md), with its defaults.
+        """Our ``lgvsc_ofdm_pdu_tx`` burst PHY (docs/PHY.md) sending ``mcs`` (default: the one ``fec_mode`` maps onto).
 
-        It is gr-digital's OFDM chain fed from PDUs: CRC32, optional rate-1/2
-        tail-biting convolutional code (``fec_mode="cc"``, no tail bits), one
-        BPSK header symbol, two sync symbols, and ``gap`` zero samples after
-        every burst.
+        Mirrors gr-lgvsc ``phy_common.ofdm_burst_samples``: CRC32, the MCS's code (none, rate-1/2
+        tail-biting CC, or polar blocks of N 2048), one cyclic prefix + 4 training symbols, the coded
+        header's QPSK symbols, the payload symbols, ``gap`` zero samples after every burst.
         """
         if fec_mode not in ("none", "cc"):
             raise ValueError(f"unknown fec mode {fec_mode!r}; choose 'none' or 'cc'")
+        name = mcs or fec_mode
+        if name not in OFDM_MCS:
+            raise ValueError(f"unknown MCS {name!r}; choose one of {', '.join(OFDM_MCS_NAMES)}")
+        code, mod, rate = OFDM_MCS[name]
+        mod = mod or payload_mod
         return cls(
-            name=f"lgvsc ofdm_pdu_tx ({payload_mod}, fec {fec_mode})",
+            name=f"lgvsc ofdm_pdu_tx (mcs {name}: {mod}, {code} r={rate:.3g})",
             fft_len=fft_len,
             cp_len=cp_len,
             data_carriers=data_carriers,
             pilot_carriers=pilot_carriers,
-            bits_per_symbol=_bps(payload_mod),
-            code_rate=0.5 if fec_mode == "cc" else 1.0,
+            sync_symbols=0,
+            header_symbols=-(-_OFDM_HEADER_CODED_BITS // (2 * data_carriers)),
+            bits_per_symbol=_bps(mod),
+            code_rate=rate,
             mtu=mtu,
             gap_samples=gap,
             sample_rate=sample_rate,
+            preamble_samples=cp_len + 4 * fft_len,
+            polar_n=OFDM_POLAR_N if code == "polar" else 0,
         )
 
     @property
@@ -296,7 +335,12 @@ class PhyDescription:
 
     def payload_ofdm_symbols(self, pdu_bytes: int) -> int:
         """OFDM symbols carrying one PDU of ``pdu_bytes`` (our header included) plus the CRC."""
-        bits = coded_bits((pdu_bytes + self.crc_bytes) * 8, self.code_rate) + self.fec_tail_bits
+        info = (pdu_bytes + self.crc_bytes) * 8
+        if self.polar_n:
+            block = (int(round(self.polar_n * self.code_rate)), self.polar_n)
+            bits = coded_bits(info, block=block) + self.fec_tail_bits
+        else:
+            bits = coded_bits(info, self.code_rate) + self.fec_tail_bits
         return -(-bits // (self.data_carriers * self.bits_per_symbol))
 
     def samples_per_pdu(self, pdu_bytes: int) -> int:
@@ -304,7 +348,7 @@ class PhyDescription:
         if not 0 < pdu_bytes <= self.mtu:
             raise ValueError(f"PDU of {pdu_bytes} bytes outside 1..{self.mtu}")
         n_sym = self.sync_symbols + self.header_symbols + self.payload_ofdm_symbols(pdu_bytes)
-        return n_sym * self.samples_per_ofdm_symbol + self.gap_samples
+        return self.preamble_samples + n_sym * self.samples_per_ofdm_symbol + self.gap_samples
 
     def efficiency(self) -> float:
         """Semantic payload bits per complex sample for full-MTU PDUs."""
@@ -397,7 +441,3 @@ def account_stream(
     return account_pdus(payload, (len(p) for p in pdus), stream.video, modulation, code_rate, block, phy)
 
 
-# The GNU Radio OFDM PHY's MCS names (gr-lgvsc phy_common.MCS, docs/PHY.md): "none"/"cc" use the
-# PHY's payload modulation; the paper presets are the paper's modulation and code rate with gr-fec's
-# polar code (N 2048), not Sionna's 5G LDPC.  `lgvsc loopback --mcs` also takes "auto".
-OFDM_MCS_NAMES = ("none", "cc", "paper-0dB", "paper-2dB", "paper-4dB", "paper-6dB", "paper-8dB", "paper-10dB")
