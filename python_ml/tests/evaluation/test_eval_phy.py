@@ -135,3 +135,17 @@ def test_phy_transport_rejects_channels_it_does_not_offer():
         EvalConfig(transport="phy", fec="ldpc").validate()
     with pytest.raises(UserError, match="--lpips-weights: /nonexistent"):
         EvalConfig(lpips_weights=("/nonexistent",)).validate()
+
+
+def test_the_mirrored_mcs_table_matches_gr_lgvsc():
+    _gnuradio_or_skip()
+    import subprocess
+
+    from lgvsc.accounting import OFDM_MCS_NAMES
+    from lgvsc.evaluation.phy import PHY_MCS
+
+    code = ("import json; from gnuradio.lgvsc import phy_common as pc; "
+            "print(json.dumps({k: [v[1], v[2], pc.PAPER_MCS_SNR_DB.get(k)] for k, v in pc.MCS.items()}))")
+    out = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == {k: [m, r, s] for k, (m, r, s) in PHY_MCS.items()}
+    assert tuple(PHY_MCS) == OFDM_MCS_NAMES

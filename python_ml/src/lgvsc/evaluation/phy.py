@@ -35,12 +35,12 @@ import numpy as np
 #: What :func:`lgvsc.loopback.run_loopback` says when no stream header reached the decoder.
 NO_HEADER = "no stream header received"
 
-__all__ = ["PHY_CHANNELS", "H26X_SKIP_REASON", "PHY_MCS", "PduOutcome", "PhyOutcome", "cell_mcs", "mcs_rate",
+__all__ = ["PHY_CHANNELS", "PHY_MCS", "PduOutcome", "PhyOutcome", "cell_mcs", "mcs_rate",
            "phy_modulation", "run_pdu_cell", "run_phy_cell"]
 
 #: gr-lgvsc's OFDM MCS table (``phy_common.MCS``, docs/PHY.md): name -> (modulation or None = the PHY's
 #: own, code rate, paper SNR in dB or None). Mirrored here because the ML side cannot import GNU Radio;
-#: ``tests/`` and the PHY's QA keep the names in step (``lgvsc.accounting.OFDM_MCS_NAMES``).
+#: tests/evaluation/test_eval_phy.py checks it against the installed phy_common.
 PHY_MCS: dict[str, tuple[str | None, float, float | None]] = {
     "none": (None, 1.0, None),
     "cc": (None, 0.5, None),
@@ -54,10 +54,6 @@ PHY_MCS: dict[str, tuple[str | None, float, float | None]] = {
 
 #: Channels the loopback offers (``awgn`` inside the flowgraph, the rest through the Sionna emulator).
 PHY_CHANNELS: tuple[str, ...] = ("awgn", "rayleigh", "rician", "tdl-a", "tdl-b", "tdl-c", "tdl-d", "tdl-e")
-
-H26X_SKIP_REASON = ("not carried over the phy transport: the GNU Radio loopback's encoder and decoder workers "
-                    "carry the semantic stream only (no raw-bitstream job type yet); run the H.26x baselines "
-                    "with --transport linksim")
 
 
 def phy_modulation(phy: str) -> str:
