@@ -8,6 +8,7 @@ environment, so the tests can prove that none is left behind.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -209,3 +210,33 @@ def test_sionna_fading_channel_between_tx_and_rx(short_clip, gr_env, tmp_path):
     assert report["config"]["channel"] == "tdl-c"
     assert report["link"]["tx_pdus"] > 0 and report["link"]["rx_ok"] >= 1
     assert report["video"]["full_length"] is True
+
+
+MCS_TARGET = 0.02  # above the smallest stream of the short clip (~4.8e-3), so the budget binds
+
+
+@pytest.mark.slow
+def test_budget_and_paper_cbr_follow_the_mcs(short_clip, gr_env, tmp_path):
+    """Two MCSs of different rates: the stream sent scales with bits per channel symbol, the paper CBR is the MCS's."""
+    from lgvsc.accounting import MODULATION_BITS, OFDM_MCS
+
+    reports = {}
+    for mcs in ("paper-2dB", "paper-10dB"):  # QPSK 1/2 (1 bit/symbol), 16-QAM 2/3 (8/3 bits/symbol)
+        out = tmp_path / mcs
+        proc, marker = _run([short_clip, "--snr", 30, "--mcs", mcs, "--target-cbr", MCS_TARGET, "--width", 192,
+                             "--height", 108, "-o", out], gr_env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert not _wait_no_processes(marker)
+        reports[mcs] = json.loads((out / "report.json").read_text())
+    for mcs, report in reports.items():
+        c = report["cbr"]
+        _, mod, rate = OFDM_MCS[mcs]
+        assert (c["mcs"], c["cbr_paper_modulation"]) == (mcs, mod)
+        assert c["cbr_paper_code_rate"] == pytest.approx(rate)
+        assert report["link"]["phy"]["mcs"] == mcs
+        symbols = -(-math.ceil(round(c["payload_bytes"] * 8 / rate, 9)) // MODULATION_BITS[mod])
+        assert c["cbr_paper"] == pytest.approx(symbols / c["source_values"])
+        assert 0.5 * MCS_TARGET < c["cbr_paper"] <= MCS_TARGET  # the budget binds, at the MCS's rate
+    ratio = reports["paper-10dB"]["cbr"]["payload_bytes"] / reports["paper-2dB"]["cbr"]["payload_bytes"]
+    print(f"payload bytes paper-10dB / paper-2dB = {ratio:.3f} (rate ratio 8/3)")
+    assert 0.8 * 8 / 3 <= ratio <= 8 / 3 * 1.05

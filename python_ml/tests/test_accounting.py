@@ -243,3 +243,17 @@ def test_ofdm_burst_matches_radio_side_for_every_mcs():
         assert mod == OFDM_MCS[name][1] and rate == pytest.approx(OFDM_MCS[name][2]), name
         phy = PhyDescription.ofdm_pdu_tx(mcs=name)
         assert [phy.samples_per_pdu(n) for n in sizes] == samples, name
+
+
+@pytest.mark.parametrize("mod, rate", [("qpsk", 1 / 3), ("qpsk", 0.5), ("16qam", 2 / 3), ("qpsk", 1.0)])
+def test_encoder_target_gives_the_mcs_budget(mod, rate):
+    """The encoder's budget at encoder_target_cbr (QPSK-1/2 units) is the payload of the target at the MCS's rate."""
+    from lgvsc.accounting import encoder_target_cbr
+    from lgvsc.encoder import payload_bytes_for_cbr
+
+    for target in (6e-4, 2e-3):
+        budget = payload_bytes_for_cbr(encoder_target_cbr(target, mod, rate), 576, 320, 240)
+        exact = payload_bits_for_cbr(target, 576, 320, 240, mod, rate) // 8
+        assert abs(budget - exact) <= 1
+    with pytest.raises(ValueError, match="code rate"):
+        encoder_target_cbr(6e-4, "qpsk", 0)

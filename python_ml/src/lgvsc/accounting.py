@@ -45,6 +45,7 @@ __all__ = [
     "cbr",
     "cbr_for_bits",
     "payload_bits_for_cbr",
+    "encoder_target_cbr",
     "PhyDescription",
     "CbrReport",
     "account_pdus",
@@ -209,6 +210,15 @@ OFDM_MCS_NAMES = tuple(OFDM_MCS)
 OFDM_POLAR_N = 2048  # phy_common.POLAR_N
 # The burst PHY's coded header: >= 6 copies of the rate-1/2 CC-coded 56-bit header, QPSK (phy_common).
 _OFDM_HEADER_CODED_BITS = 6 * 112
+
+
+def encoder_target_cbr(target_cbr: float, modulation: str | int, code_rate: float) -> float:
+    """The encoder's ``target_cbr`` (its units: QPSK rate 1/2, one bit per channel symbol) whose byte budget
+    is the payload of paper CBR ``target_cbr`` at ``modulation`` and ``code_rate``: scaled by the bits per
+    channel symbol (16-QAM rate 2/3 carries 8/3 times the bytes of QPSK rate 1/2), whatever the clip."""
+    if not 0 < code_rate <= 1:
+        raise ValueError(f"code rate must be in (0, 1] (got {code_rate})")
+    return target_cbr * _bps(modulation) * code_rate
 
 
 @dataclass(frozen=True)
