@@ -35,7 +35,7 @@ from lgvsc.accounting import OFDM_MCS_NAMES
 from lgvsc.errors import UserError
 
 __all__ = ["LoopbackConfig", "LoopbackResult", "run_loopback", "OUTPUT_FILES", "SIONNA_CHANNELS", "ChildFailed",
-           "LinkFailed", "EXIT_CHILD_FAILED", "EXIT_LINK_FAILED", "stage_hooks"]
+           "LinkFailed", "EXIT_CHILD_FAILED", "EXIT_LINK_FAILED", "stage_hooks", "progress_hooks"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,8 @@ class LoopbackConfig:
     gr_python: str = "/usr/bin/python3"
     timeout_s: float = 900.0
     progress: bool = True
+    #: Respawns allowed per worker (0: a dead worker ends the run, exit 2); docs/hardening.md, "Respawn".
+    respawn: int = 0
 
     def validate(self) -> None:
         """Check every option (lgvsc.checks: the messages of ``lgvsc encode``); nothing has started yet."""
@@ -109,6 +111,7 @@ class LoopbackConfig:
         checks.check_positive("--samp-rate", self.samp_rate)
         checks.check_positive("--timeout", self.timeout_s)
         checks.check_int_range("--seed", self.seed, 0, 2**31 - 1)
+        checks.check_int_range("--respawn", self.respawn, 0, 100)
         if self.method not in ("skem", "skim"):
             raise UserError(f"unknown keyframe method {self.method!r}; choose skem or skim")
         if self.focus not in ("general", "main object", "background"):
@@ -242,6 +245,8 @@ HEARTBEAT_LOST_S = 20.0
 POLL_S = 0.2
 #: Hooks called as ``hook(stage, pids)`` when a stage starts (tests kill a child at a given stage with it).
 stage_hooks: list[Callable[[str, dict[str, int]], None]] = []
+#: Hooks called as ``hook(stage, pids, link_status)`` at every poll while on air (tests kill by progress).
+progress_hooks: list[Callable[[str, dict[str, int], dict[str, Any]], None]] = []
 
 
 class ChildFailed(UserError):
@@ -282,6 +287,17 @@ class _Watch:
         self.latest: dict[str, dict[str, Any]] = {}  # last heartbeat/status map of each worker
         self.events: dict[str, list[dict[str, Any]]] = {}  # non-heartbeat events, in order
         self.ignore: set[str] = set()  # children whose end no longer matters (their stage is over)
+        #: ``respawn(name) -> bool``: replace a dead worker (True) or let it end the run (False).
+        self.respawn: Callable[[str], bool] | None = None
+        self.generation: dict[str, int] = {}  # how often each child was replaced
+
+    def replace(self, name: str, proc: subprocess.Popen) -> None:
+        """A respawned worker on the same endpoints: its status SUB socket reconnects by itself."""
+        self.procs[name] = (proc, self.procs[name][1])
+        self.last_seen[name] = time.monotonic()
+        self.latest.pop(name, None)
+        self.events[name] = []
+        self.generation[name] = self.generation.get(name, 0) + 1
 
     def add(self, name: str, proc: subprocess.Popen, error: type[UserError] = ChildFailed,
             status_endpoint: str | None = None) -> None:
@@ -318,6 +334,8 @@ class _Watch:
             if name in self.ignore:
                 continue
             if proc.poll() is not None:
+                if self.respawn is not None and self.respawn(name):
+                    continue
                 raise error(f"the {name} (pid {proc.pid}) {_how_it_ended(proc.returncode)} during {stage}")
             if name in self.subs and now - self.last_seen[name] > HEARTBEAT_LOST_S:
                 raise error(f"the {name} (pid {proc.pid}) stopped answering during {stage}: "
@@ -345,19 +363,29 @@ class _Stall:
 
 
 def _watched_request(endpoint: str, msg: dict[str, Any], watch: _Watch, stage: str,
-                     progress: Callable[[], Any], stall: _Stall) -> dict[str, Any]:
-    """One control request whose reply may take long: wait while the children live and progress is made."""
+                     progress: Callable[[], Any], stall: _Stall, worker: str | None = None) -> dict[str, Any]:
+    """One control request whose reply may take long: wait while the children live and progress is made.
+
+    When ``worker`` (the one serving ``endpoint``) is respawned meanwhile, the request goes to the new one.
+    """
     import zmq
 
     from lgvsc.workers.transport import pack_control, unpack_control
 
-    sock = zmq.Context.instance().socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
+    def send():
+        s = zmq.Context.instance().socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 0)
+        s.connect(endpoint)
+        s.send(pack_control(msg))
+        return s, watch.generation.get(worker or "", 0)
+
+    sock, gen = send()
     try:
-        sock.connect(endpoint)
-        sock.send(pack_control(msg))
         while not sock.poll(int(POLL_S * 1000)):
             watch.check(stage)
+            if worker and watch.generation.get(worker, 0) != gen:  # the old one took the request with it
+                sock.close(0)
+                sock, gen = send()
             stall.update(progress())
         return unpack_control(sock.recv())
     finally:
@@ -426,19 +454,59 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
 
+    # The session (geometry, rate, length) is known out of band, as an SDP gives it for RTP.
+    session = {"width": int(source.width), "height": int(source.height), "fps_num": source.fps.numerator,
+               "fps_den": source.fps.denominator, "num_frames": int(source.num_frames), "name": cfg.video.name}
     children = _Children()
     watch = _Watch()
     bar = _Bar(cfg.progress)
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         t = time.monotonic()
-        dec = WorkerProcess.spawn(["decode", "--pdu-in", FREE, "--out-dir", str(staging / "decoder"),
-                                   "--profile", cfg.profile])
-        children.workers.append(dec)
+        def spawn(name: str, endpoints: dict[str, str] | None) -> Any:
+            ep = endpoints or {"pdu_in": FREE, "pdu_out": FREE, "control": FREE, "status": FREE}
+            common = ["--control", ep["control"], "--status", ep["status"], "--profile", cfg.profile]
+            if name == "decoder worker":
+                out = staging / ("decoder" if endpoints is None else f"decoder-{respawns[name]}")
+                w = WorkerProcess.spawn(["decode", "--pdu-in", ep["pdu_in"], "--out-dir", str(out), *common])
+            else:
+                w = WorkerProcess.spawn(["encode", "--pdu-out", ep["pdu_out"], "--mtu", str(cfg.mtu), *common])
+            children.workers.append(w)
+            return w
+
+        respawns = {"decoder worker": 0, "encoder worker": 0}
+        job_sent = False
+
+        def respawn(name: str) -> bool:
+            """A dead worker with respawns left: a new one on the same endpoints (the radio's ZeroMQ peers
+            reconnect by themselves), told what the old one knew: the decoder the session, the encoder the job."""
+            if name not in workers or name in watch.ignore or respawns[name] >= cfg.respawn:
+                return False
+            old = workers[name]
+            respawns[name] += 1
+            print(f"lgvsc loopback: warning: the {name} (pid {old.proc.pid}) {_how_it_ended(old.proc.returncode)}; "
+                  f"respawning it ({respawns[name]}/{cfg.respawn})", file=sys.stderr)
+            new = workers[name] = spawn(name, old.endpoints)
+            watch.replace(name, new.proc)
+            if name == "decoder worker":
+                reply = new.control({"op": "session", "session": {**session, "stream_id": job["stream_id"]}})
+            elif job_sent:  # it re-encodes and serves the stream from the start; the reassembler drops duplicates
+                reply = new.control(job)
+            else:
+                reply = {"ok": True}
+            if not reply.get("ok"):
+                raise ChildFailed(f"the respawned {name} refused: {reply.get('error')}")
+            return True
+
+        workers: dict[str, Any] = {}
+        dec = workers["decoder worker"] = spawn("decoder worker", None)
         watch.add("decoder worker", dec.proc, status_endpoint=dec.endpoints["status"])
-        enc = WorkerProcess.spawn(["encode", "--pdu-out", FREE, "--profile", cfg.profile, "--mtu", str(cfg.mtu)])
-        children.workers.append(enc)
+        enc = workers["encoder worker"] = spawn("encoder worker", None)
         watch.add("encoder worker", enc.proc, status_endpoint=enc.endpoints["status"])
+        job = {"op": "job", "video": str(cfg.video.resolve()), "mtu": cfg.mtu, "encoder": cfg.encoder_options(),
+               "video_options": cfg.video_options(), "stream_out": str(staging), "stream_id": 0}
+        if cfg.respawn:
+            watch.respawn = respawn
         timings["start workers"] = time.monotonic() - t
 
         link_argv = [cfg.gr_python, "-m", "gnuradio.lgvsc.link_runner",
@@ -465,15 +533,15 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
             link_argv += ["--channel", "sim", "--seed", str(cfg.seed)]
 
         # -- encode: the stream is made once, saved for the report; its PDUs wait in a bounded queue
-        job = {"op": "job", "video": str(cfg.video.resolve()), "mtu": cfg.mtu, "encoder": cfg.encoder_options(),
-               "video_options": cfg.video_options(), "stream_out": str(staging)}
         t = time.monotonic()
         _fire("encode", watch)
         enc_stall = _Stall("the encoder worker", cfg.timeout_s)
         reply = _watched_request(enc.endpoints["control"], job, watch, "encoding",
-                                 lambda: None, _Stall("the encoder worker (job request)", max(30.0, cfg.timeout_s)))
+                                 lambda: None, _Stall("the encoder worker (job request)", max(30.0, cfg.timeout_s)),
+                                 worker="encoder worker")
         if not reply.get("ok"):
             raise ChildFailed(f"the encoder refused the job: {reply.get('error')}")
+        job_sent = True
         bar.stage("encode", source.num_frames, "frame")
         encoded = None
         while encoded is None:
@@ -523,6 +591,8 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
                 _wait_exit(link, STOP_GRACE_S)
                 break
             latest = watcher.latest
+            for hook in list(progress_hooks):
+                hook("link", watch.pids(), {**latest, "total_pdus": total_pdus})
             if latest:
                 bar.show(int(latest.get("tx_pdus", 0)), rx_ok=latest.get("rx_ok"), crc_fail=latest.get("rx_crc_fail"))
                 if not fired_link and int(latest.get("tx_pdus", 0)) > 0:
@@ -553,10 +623,8 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
         t = time.monotonic()
         # The flowgraph has finished, so nothing more will arrive: wait only briefly for the
         # end-of-stream object (it may have been lost), then decode what came with concealment.
-        # The session (geometry, rate, length) is known out of band, as an SDP gives it for RTP,
-        # so even a run that lost every copy of the stream header yields a full-length video.
-        session = {"width": int(source.width), "height": int(source.height), "fps_num": source.fps.numerator,
-                   "fps_den": source.fps.denominator, "num_frames": int(source.num_frames), "name": cfg.video.name}
+        # With the session known out of band, even a run that lost every copy of the stream header
+        # yields a full-length video.
         _fire("finish", watch)
         bar.stage("decode", source.num_frames, "frame")
 
@@ -569,7 +637,8 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
             return len(evs), written
 
         fin = _watched_request(dec.endpoints["control"], {"op": "finish", "timeout": 2.0, "session": session},
-                               watch, "finish (decoding)", dec_progress, _Stall("the decoder worker", cfg.timeout_s))
+                               watch, "finish (decoding)", dec_progress, _Stall("the decoder worker", cfg.timeout_s),
+                               worker="decoder worker")
         bar.close()
         if not fin.get("ok"):
             raise ChildFailed(f"the decoder produced no video: {fin.get('error')}")
@@ -580,6 +649,7 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
         result = score_and_render(cfg, source, staging, fin, link_result)
         timings["score and render"] = time.monotonic() - t
         result["timings_s"] = timings
+        result["respawns"] = dict(respawns)
         write_report(cfg, staging, result)  # last, so a report only exists for a finished run
         for name in OUTPUT_FILES:
             if (staging / name).exists():
