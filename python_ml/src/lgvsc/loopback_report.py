@@ -19,11 +19,32 @@ from PIL import Image, ImageDraw
 
 from lgvsc import __version__
 
-__all__ = ["score_and_render", "write_report", "sample_frame_grid"]
+__all__ = ["score_and_render", "write_report", "sample_frame_grid", "loopback_mcs", "loopback_rate"]
 
 
-def _code_rate(fec: str) -> float:
-    return 0.5 if fec == "cc" else 1.0  # gr-fec rate-1/2 convolutional code (docs/PHY.md)
+def loopback_mcs(cfg) -> str:
+    """The OFDM MCS a loopback config sends (``auto`` resolved from ``snr_db`` as Es/N0 with the helper of
+    ``lgvsc eval --transport phy``); without ``mcs`` the one ``fec`` maps onto; PSK: the ``fec`` mode."""
+    from lgvsc.evaluation.phy import cell_mcs
+
+    return cell_mcs(cfg.snr_db, cfg.mcs, cfg.phy, cfg.fec)
+
+
+def loopback_rate(cfg, mcs: str | None = None, phy_info: dict[str, Any] | None = None) -> tuple[str, float]:
+    """(modulation, code rate) of ``mcs`` (default :func:`loopback_mcs`): what budget and paper CBR use."""
+    from lgvsc.evaluation.phy import phy_code_rate, phy_modulation
+
+    if cfg.phy != "ofdm":
+        return phy_modulation(cfg.phy), phy_code_rate(cfg.fec)
+    return _ofdm_rate(mcs or loopback_mcs(cfg), phy_info or {})
+
+
+def _ofdm_rate(mcs: str, phy_info: dict[str, Any]) -> tuple[str, float]:
+    """(modulation, code rate) of OFDM MCS ``mcs`` (lgvsc.accounting.OFDM_MCS); none/cc use the PHY's payload_mod."""
+    from lgvsc.accounting import OFDM_MCS
+
+    _, mod, rate = OFDM_MCS[mcs]
+    return mod or str(phy_info.get("payload_mod") or "qpsk"), rate
 
 
 def _mean(x: np.ndarray) -> float:
@@ -141,14 +162,17 @@ def score_and_render(cfg, source, staging: Path, finish: dict[str, Any], link: d
     shown = [i for i in picks if i in samples]
     sample_frame_grid(src, samples, shown, staging / "frames.png")
 
-    modulation = "qpsk" if cfg.phy == "ofdm" else "bpsk"
     phy_info = link.get("phy", {})
+    # The MCS the PHY reports it sent (link_runner's phy dict), else the one the config resolves to.
+    mcs = str(phy_info.get("mcs") or loopback_mcs(cfg))
+    modulation, code_rate = loopback_rate(cfg, mcs, phy_info)
     if cfg.phy == "ofdm":
         phy = PhyDescription.ofdm_pdu_tx(mtu=cfg.mtu, gap=int(phy_info.get("gap", 1024)), fec_mode=cfg.fec,
-                                         sample_rate=cfg.samp_rate)
+                                         payload_mod=str(phy_info.get("payload_mod") or "qpsk"),
+                                         sample_rate=cfg.samp_rate, mcs=mcs)
     else:
         phy = PhyDescription(name=f"lgvsc {cfg.phy}_pdu_tx (modelled as OFDM for reference)", mtu=cfg.mtu)
-    acc = account_stream(stream, modulation=modulation, code_rate=_code_rate(cfg.fec), phy=phy)
+    acc = account_stream(stream, modulation=modulation, code_rate=code_rate, phy=phy)
     v = stream.video
     samples_tx = int(link.get("samples_tx", 0))
     cbr_info = {
@@ -156,6 +180,7 @@ def score_and_render(cfg, source, staging: Path, finish: dict[str, Any], link: d
         "cbr_paper": acc.cbr_paper,
         "cbr_paper_modulation": modulation,
         "cbr_paper_code_rate": acc.code_rate,
+        "mcs": mcs,
         "cbr_on_air_measured": cbr(samples_tx, v.width, v.height, v.num_frames) if samples_tx else None,
         "cbr_on_air_model": acc.cbr_on_air,
         "samples_tx": samples_tx,
@@ -248,7 +273,8 @@ def write_report(cfg, staging: Path, result: dict[str, Any]) -> None:
         "| measure | value |",
         "|---|---|",
         f"| semantic payload | {c['payload_bytes']} bytes |",
-        f"| CBR, paper definition ({c['cbr_paper_modulation']}, code rate {c['cbr_paper_code_rate']:g}) "
+        f"| CBR, paper definition (MCS {c.get('mcs', '?')}: {c['cbr_paper_modulation']}, "
+        f"code rate {c['cbr_paper_code_rate']:.3g}) "
         f"| {_fmt(c['cbr_paper'])} |",
         f"| CBR on air, measured (samples transmitted incl. sync, header, CRC, gaps) "
         f"| {_fmt(c['cbr_on_air_measured'])} |",

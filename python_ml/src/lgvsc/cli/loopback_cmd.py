@@ -51,7 +51,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--focus", choices=("general", "main object", "background"), default="general",
                    help="PSSS semantic focus")
     p.add_argument("--target-cbr", type=float, default=None,
-                   help="paper CBR the encoder sizes keyframes for (default: the encoder's, 6e-4)")
+                   help="paper CBR the encoder sizes keyframes for (default: the encoder's, 6e-4); with --mcs at "
+                        "that MCS's modulation and code rate, else in the encoder's QPSK rate-1/2 units")
     p.add_argument("--width", type=int, default=576, help="normalised width")
     p.add_argument("--height", type=int, default=320, help="normalised height")
     p.add_argument("--fps", type=float, default=24.0, help="normalised frame rate")
@@ -68,7 +69,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lgvsc.accounting import encoder_target_cbr
+    from lgvsc.encoder import DEFAULT_TARGET_CBR
     from lgvsc.loopback import LoopbackConfig, run_loopback
+    from lgvsc.loopback_report import loopback_mcs, loopback_rate
 
     cfg = LoopbackConfig(
         video=args.video, out_dir=args.out_dir, snr_db=args.snr, channel=args.channel, phy=args.phy,
@@ -79,6 +83,11 @@ def run(args: argparse.Namespace) -> int:
         respawn=args.respawn,
     )
     cfg.validate()  # every option, before any process starts (the messages of `lgvsc encode`)
+    if cfg.mcs:  # auto resolved here: the byte budget, the PHY and the report use one MCS (docs/PHY.md)
+        cfg.mcs = loopback_mcs(cfg)
+        target = DEFAULT_TARGET_CBR if args.target_cbr is None else args.target_cbr
+        cfg.target_cbr = encoder_target_cbr(target, *loopback_rate(cfg))
+        print(f"lgvsc loopback: MCS {cfg.mcs}, encoder budget for paper CBR {target:g}", file=sys.stderr)
     print(f"lgvsc loopback: {args.video} -> {args.phy.upper()} PHY, {args.channel} {args.snr:g} dB -> {args.out_dir}",
           file=sys.stderr)
     res = run_loopback(cfg)
