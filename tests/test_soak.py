@@ -96,3 +96,36 @@ def test_a_bad_respawn_count_is_refused_before_any_process_starts(value, tmp_pat
     assert code != 0
     err = capsys.readouterr().err
     assert "--respawn" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_a_decoder_killed_at_finish_is_respawned_and_the_finish_request_goes_to_the_new_one(short_clip,
+                                                                                           gr_process_env,
+                                                                                           tmp_path, capsys):
+    """Everything was on air before the kill, so the new decoder has only the session: a full-length
+    video that is all concealment, and a report that says so (``all_grey``)."""
+    from lgvsc import loopback
+    from lgvsc.cli import main
+    from lgvsc.video import probe_video
+
+    killed: list[int] = []
+
+    def hook(stage: str, pids: dict[str, int]) -> None:
+        if stage == "finish" and not killed:
+            os.kill(pids["decoder worker"], signal.SIGKILL)
+            killed.append(pids["decoder worker"])
+
+    out = tmp_path / "out"
+    loopback.stage_hooks.append(hook)
+    try:
+        code = main(["loopback", str(short_clip), "-o", str(out), "--width", "192", "--height", "108",
+                     "--snr", "30", "--respawn", "1", "--no-progress"])
+    finally:
+        loopback.stage_hooks.remove(hook)
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert killed and err.count("respawning it (1/1)") == 1, err
+    report = json.loads((out / "report.json").read_text())
+    assert report["respawns"] == {"decoder worker": 1, "encoder worker": 0}
+    assert probe_video(out / "reconstruction.mp4").num_frames == report["video"]["num_frames"] == 36
+    assert report["decoder"]["decode"]["all_grey"] is True
