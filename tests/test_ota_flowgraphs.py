@@ -78,12 +78,16 @@ def test_flowgraph_compiles_and_script_takes_radio_options(compiled, name):
     src = compiled[name].read_text()
     assert "fec_mode=fec_mode" in src and "payload_mod=payload_mod" in src, f"{name}: PHY ignores the options"
     assert "[default='cc']" in proc.stdout and "[default='qpsk']" in proc.stdout, proc.stdout
-    gains = ("--tx-gain", "--antenna") if name.startswith("tx_usrp") else \
-        ("--rx-gain", "--antenna", "--lo-offset") if name.startswith("rx_usrp") else \
+    gains = ("--tx-gain", "--antenna", "--lo-offset") if name.startswith("tx_usrp") else \
+        ("--rx-gain", "--rx-agc", "--antenna", "--lo-offset") if name.startswith("rx_usrp") else \
         ("--tx-vga", "--tx-amp") if name.startswith("tx_hackrf") else ("--rx-lna", "--rx-vga", "--rx-amp")
     for opt in gains:
         assert opt in proc.stdout, f"{name}: {opt} missing from --help"
     assert "2.45G" in proc.stdout, "default centre frequency is not 2.45 GHz (ISM)"
+    if "usrp" in name:  # the LO offset reaches the tune request; the AGC option reaches set_rx_agc
+        assert "uhd.tune_request(freq, lo_offset)" in src, f"{name}: LO offset not in the tune request"
+        if name.startswith("rx_"):
+            assert "if self.rx_agc:" in src and "set_rx_agc(True, 0)" in src, f"{name}: --rx-agc not applied"
 
 
 @pytest.mark.parametrize("name,device", [("tx_usrp", "USRP"), ("rx_usrp", "USRP"), ("tx_hackrf", "HackRF"),
@@ -218,3 +222,29 @@ def test_signal_path_with_impairments_end_to_end(tmp_path, device):
     for p, out in zip(procs, outputs, strict=True):
         assert p.returncode == 0, out[-3000:]
         assert "Traceback" not in out, out[-3000:]
+
+
+_PROBE_CHECK = """
+import sys
+import pmt
+sys.path.insert(0, sys.argv[1])
+probe = __import__(sys.argv[2] + "_probe").blk(2e6)
+meta = pmt.dict_add(pmt.to_pmt({"freq_offset": 0.001, "snr_db": 7.25}), pmt.intern("mcs"), pmt.intern("paper-6dB"))
+probe._pdu(pmt.cons(meta, pmt.init_u8vector(3, [1, 2, 3])))
+print(repr(probe.snapshot()))
+"""
+
+
+@pytest.mark.parametrize("name", ["rx_usrp_gui", "rx_hackrf_gui"])
+def test_gui_shows_the_estimators_snr_and_mcs(compiled, name):
+    """The Qt RX's counter line carries the last good PDU's snr_db (the burst receiver's Es/N0) and MCS."""
+    import ast
+
+    proc = subprocess.run([GR_PYTHON, "-c", _PROBE_CHECK, str(compiled[name].parent), name], check=False,
+                          env=_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    state = ast.literal_eval(proc.stdout.strip().splitlines()[-1])
+    assert state["snr_db"] == 7.25 and state["mcs"] == "paper-6dB"
+    blocks = {b["name"]: b for b in yaml.safe_load((FLOWGRAPHS / f"{name}.grc").read_text())["blocks"]}
+    line = eval(blocks["rx_label"]["parameters"]["formatter"])(state)  # the GRC label's own formatter
+    assert "SNR 7.2 dB | MCS paper-6dB" in line, line
