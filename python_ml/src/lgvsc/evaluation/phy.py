@@ -32,24 +32,20 @@ from typing import Any
 
 import numpy as np
 
+from lgvsc.accounting import OFDM_MCS
+
 #: What :func:`lgvsc.loopback.run_loopback` says when no stream header reached the decoder.
 NO_HEADER = "no stream header received"
 
 __all__ = ["PHY_CHANNELS", "PHY_MCS", "PduOutcome", "PhyOutcome", "cell_mcs", "mcs_rate",
            "phy_modulation", "run_pdu_cell", "run_phy_cell"]
 
-#: gr-lgvsc's OFDM MCS table (``phy_common.MCS``, docs/PHY.md): name -> (modulation or None = the PHY's
-#: own, code rate, paper SNR in dB or None). Mirrored here because the ML side cannot import GNU Radio;
-#: tests/evaluation/test_eval_phy.py checks it against the installed phy_common.
+#: gr-lgvsc's OFDM MCS table as the evaluation uses it: name -> (modulation or None = the PHY's own,
+#: code rate, paper SNR in dB or None). A view of :data:`lgvsc.accounting.OFDM_MCS` (the one ML-side mirror
+#: of ``phy_common.MCS``, checked against the radio side by the tests); the paper SNR is in the name.
 PHY_MCS: dict[str, tuple[str | None, float, float | None]] = {
-    "none": (None, 1.0, None),
-    "cc": (None, 0.5, None),
-    "paper-0dB": ("qpsk", 1 / 3, 0.0),
-    "paper-2dB": ("qpsk", 1 / 2, 2.0),
-    "paper-4dB": ("qpsk", 2 / 3, 4.0),
-    "paper-6dB": ("qpsk", 3 / 4, 6.0),
-    "paper-8dB": ("16qam", 1 / 2, 8.0),
-    "paper-10dB": ("16qam", 2 / 3, 10.0),
+    name: (mod, rate, float(name[len("paper-"):-len("dB")]) if name.startswith("paper-") else None)
+    for name, (_code, mod, rate) in OFDM_MCS.items()
 }
 
 #: Channels the loopback offers (``awgn`` inside the flowgraph, the rest through the Sionna emulator).
