@@ -507,6 +507,22 @@ def _prepare(vs: _VideoState, name: str, scheme: Any, timings: dict[str, float],
     return prep
 
 
+#: What an encoder's ``Prepared.info`` contributes to a row.
+_PREP_INFO_KEYS = ("gop", "qp", "num_pdus", "rung", "crf", "budget_bytes", "fill")
+
+
+def _record_prepared(row: dict[str, Any], name: str, prep: Prepared) -> bool:
+    """Copy the encoder's info into ``row`` (both transports); True when a matched scheme found no rung
+    that fits, in which case ``row`` is complete as a skipped cell."""
+    row.update({k: v for k, v in prep.info.items() if k in _PREP_INFO_KEYS})
+    if name in MATCHED:
+        row["ladder"] = json.dumps(prep.info.get("ladder", []))
+        if "skipped" in prep.info:
+            row.update(status="skipped", note=prep.info["skipped"], output_frames=0)
+            return True
+    return False
+
+
 def _compute_cell(vs, name, scheme, snr, seed, link, config, scorers, ckey, cells_dir, recon_cache, timings,
                   cbr_for_bits, source_values, loss: float = 0.0) -> dict[str, Any]:
     if config.transport == "phy":
@@ -528,13 +544,8 @@ def _compute_cell(vs, name, scheme, snr, seed, link, config, scorers, ckey, cell
         "payload_bytes": prep.payload_bytes,
         "cbr": cbr_for_bits(prep.payload_bytes * 8, clip.info(), preset.modulation, block=(preset.k, preset.n)),
     }
-    row.update({k: v for k, v in prep.info.items() if k in ("gop", "qp", "num_pdus", "rung", "crf", "budget_bytes",
-                                                            "fill")})
-    if name in MATCHED:
-        row["ladder"] = json.dumps(prep.info.get("ladder", []))
-        if "skipped" in prep.info:
-            row.update(status="skipped", note=prep.info["skipped"], output_frames=0)
-            return row
+    if _record_prepared(row, name, prep):
+        return row
     if name == "text-only":
         reason = scheme.skip_reason()
         if reason is not None:  # no text-to-video generator in this profile: only the CBR is computed
@@ -631,13 +642,8 @@ def _compute_phy_cell(vs, name, scheme, snr, seed, config, scorers, ckey, cells_
             prep = _prepare(vs, name, scheme, timings, budget, config)
         row["payload_bytes"] = prep.payload_bytes
         row["cbr"] = cbr(prep.payload_bytes)
-        row.update({k: v for k, v in prep.info.items() if k in ("gop", "qp", "num_pdus", "rung", "crf",
-                                                                "budget_bytes", "fill")})
-        if name in MATCHED:
-            row["ladder"] = json.dumps(prep.info.get("ladder", []))
-            if "skipped" in prep.info:
-                row.update(status="skipped", note=prep.info["skipped"], output_frames=0)
-                return row
+        if _record_prepared(row, name, prep):
+            return row
         if name == "text-only":
             row.update(status="skipped", output_frames=0,
                        note=scheme.skip_reason() or "text-only runs over the linksim transport only (the phy "

@@ -289,35 +289,13 @@ def _encode_frames(frames: np.ndarray, fps: Fraction, codec: str, options: dict[
 
 def _encode_h26x(clip: VideoClip, codec: str, gop: int, qp: int) -> tuple[list[bytes], list[int], list[int]]:
     """Access units (decode order), their pts and dts, from PyAV's libx264/libx265 at fixed QP and GOP."""
-    import av
-
-    lib = {"h264": "libx264", "h265": "libx265"}[codec]
-    ctx = av.CodecContext.create(lib, "w")
-    ctx.width, ctx.height = clip.width, clip.height
-    ctx.pix_fmt = "yuv420p"
-    rate = Fraction(clip.fps).limit_denominator(1001)
-    ctx.time_base = 1 / rate
-    ctx.framerate = rate
     # Fixed QP and a fixed GOP: keyint = min-keyint = GOP, no scene-cut I-frames.
     params = f"qp={qp}:keyint={gop}:min-keyint={gop}:scenecut=0"
     if codec == "h265":
-        ctx.options = {"x265-params": params + ":log-level=error", "preset": "medium"}
+        options = {"x265-params": params + ":log-level=error", "preset": "medium"}
     else:
-        ctx.options = {"x264-params": params, "preset": "medium"}
-    units, pts, dts = [], [], []
-
-    def take(packets) -> None:
-        for p in packets:
-            units.append(bytes(p))
-            pts.append(int(p.pts))
-            dts.append(int(p.dts) if p.dts is not None else int(p.pts))
-
-    for i, f in enumerate(clip.frames):
-        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
-        vf.pts = i
-        take(ctx.encode(vf))
-    take(ctx.encode(None))
-    return units, pts, dts
+        options = {"x264-params": params, "preset": "medium"}
+    return _encode_frames(clip.frames, clip.fps, codec, options)
 
 
 def _decode_h26x(codec: str, units: list[bytes | None], pts: list[int], dts: list[int], num_frames: int,
