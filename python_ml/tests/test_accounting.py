@@ -245,6 +245,41 @@ def test_ofdm_burst_matches_radio_side_for_every_mcs():
         assert [phy.samples_per_pdu(n) for n in sizes] == samples, name
 
 
+_SNR_TABLE = """
+import json, sys
+from gnuradio.lgvsc import phy_common as pc
+from gnuradio.lgvsc.link_runner import sample_snr_db
+snrs = json.loads(sys.argv[1])
+print(json.dumps({"ofdm": [pc.esn0_to_sample_snr_db(s) for s in snrs], "psk": [sample_snr_db(s, "psk") for s in snrs]}))
+"""
+
+
+def test_snr_convention_matches_radio_side():
+    """--snr is Es/N0 per data subcarrier (per symbol for PSK) on both sides: the per-sample SNR the ML side gives
+    `lgvsc channel` equals the one link_runner's channel model uses (docs/PHY.md "One SNR convention")."""
+    import json
+    import shutil
+    import subprocess
+
+    from lgvsc.loopback import emulator_snr_db
+
+    snrs = [-1.0, 0.0, 4.5, 10.0]
+    assert PhyDescription.ofdm_pdu_tx().sample_snr_db(10.0) == pytest.approx(10.0 - 0.9018, abs=1e-3)
+    radio_python = "/usr/bin/python3"
+    if not shutil.which(radio_python):
+        pytest.skip("no system python")
+    probe = subprocess.run([radio_python, "-c", "from gnuradio.lgvsc.link_runner import sample_snr_db"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("gr-lgvsc not installed for the system python")
+    res = subprocess.run([radio_python, "-c", _SNR_TABLE, json.dumps(snrs)], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    radio = json.loads(res.stdout.strip().splitlines()[-1])
+    for phy in ("ofdm", "psk"):
+        assert [emulator_snr_db(phy, s) for s in snrs] == pytest.approx(radio[phy], abs=1e-9), phy
+
+
 @pytest.mark.parametrize("mod, rate", [("qpsk", 1 / 3), ("qpsk", 0.5), ("16qam", 2 / 3), ("qpsk", 1.0)])
 def test_encoder_target_gives_the_mcs_budget(mod, rate):
     """The encoder's budget at encoder_target_cbr (QPSK-1/2 units) is the payload of the target at the MCS's rate."""

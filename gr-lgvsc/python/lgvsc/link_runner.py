@@ -7,10 +7,14 @@ carrier frequency offset) or ``zmq`` (TX samples out on a bound gr-zeromq ``push
 ``--iq-out``; RX samples in from a gr-zeromq ``pull_source`` that connects to ``--iq-in``;
 an external emulator such as ``lgvsc channel`` sits in between).
 
-SNR definition (``--snr``): per-sample Es/N0 over the samples of a burst. The PHY TX scales
-its bursts to unit average power, so the complex noise of ``channel_model`` has
-``noise_voltage = 10 ** (-snr / 20)`` (power ``noise_voltage**2`` per complex sample; the zero
-gaps between bursts carry noise only). See docs/bridge.md and docs/PHY.md.
+SNR definition (``--snr``, docs/PHY.md "One SNR convention"): Es/N0 in dB per data symbol, the
+paper's: OFDM per data subcarrier, PSK per channel symbol. The PHY TX scales its bursts to unit
+average power per sample, so the per-sample SNR is ``--snr`` minus 10·log10(fft_len / active
+carriers) (OFDM, ``phy_common.esn0_to_sample_snr_db``: 0.90 dB for wifi64) or minus 10·log10(sps)
+(PSK, :func:`sample_snr_db`), and the complex noise of ``channel_model`` has ``noise_voltage =
+10 ** (-sample_snr / 20)`` (power ``noise_voltage**2`` per complex sample; the zero gaps between
+bursts carry noise only). The ``phy`` dict of the JSON events reports ``snr_db`` (= ``esn0_db``,
+as given), ``sample_snr_db`` and ``noise_voltage``. See docs/bridge.md.
 
 Pacing: a ``blocks.throttle`` at ``--samp-rate`` after the TX makes the run take about the air
 time, and semantic_source emits at most ``--max-pps`` PDUs/s (``auto``: 0.9 x samp_rate /
@@ -25,6 +29,7 @@ than ``--timeout``; 4 the flowgraph did not start within 30 s or stop within 15 
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -39,7 +44,7 @@ from .loopback import pdu_collector
 from .semantic_sink import semantic_sink
 from .semantic_source import semantic_source
 
-__all__ = ["build_link", "main", "ofdm_samples_per_burst", "pdu_dropper"]
+__all__ = ["build_link", "main", "ofdm_samples_per_burst", "pdu_dropper", "sample_snr_db"]
 
 EXIT_OK, EXIT_ARGS, EXIT_UNREACHABLE, EXIT_STUCK, EXIT_INT, EXIT_TERM = 0, 2, 3, 4, 130, 143
 STOP_GRACE_S = 15.0
@@ -84,6 +89,14 @@ def ofdm_samples_per_burst(nbytes, fft_len=64, cp_len=16, carrier_preset="wifi64
                                  carrier_preset, gap)
 
 
+def sample_snr_db(esn0_db, phy="ofdm", fft_len=64, carrier_preset="wifi64", sps=2):
+    """Per-sample SNR (dB) of unit-power bursts whose data symbols have Es/N0 ``esn0_db``:
+    OFDM per data subcarrier (phy_common.esn0_to_sample_snr_db), PSK per symbol at ``sps``."""
+    if phy == "ofdm":
+        return pc.esn0_to_sample_snr_db(esn0_db, fft_len, carrier_preset)
+    return esn0_db - 10 * math.log10(sps)
+
+
 def _phy_blocks(a):
     """(tx, rx, phy dict) for ``a.phy``; ValueError for a PHY this build does not have."""
     import importlib
@@ -97,8 +110,6 @@ def _phy_blocks(a):
         tx, rx = pkg.ofdm_pdu_tx(**kw), pkg.ofdm_pdu_rx(**kw)
         spb = tx.samples_per_burst(a.mtu)
         phy = dict(kw, fec=kw.pop("fec_mode"), mcs=tx.mcs, mcs_names=list(pc.MCS_NAMES))
-        if a.snr is not None:  # the same SNR in the paper's convention (docs/PHY.md)
-            phy["esn0_db"] = round(a.snr - pc.esn0_to_sample_snr_db(0.0, a.fft_len, a.carrier_preset), 3)
     else:
         try:
             tx_cls, rx_cls = getattr(pkg, f"{a.phy}_pdu_tx"), getattr(pkg, f"{a.phy}_pdu_rx")
@@ -117,6 +128,10 @@ def _phy_blocks(a):
             if isinstance(getattr(tx, attr, None), (int, float, str)):
                 phy[attr] = getattr(tx, attr)
     phy.update(phy=a.phy, samp_rate=a.samp_rate, samples_per_mtu_burst=spb)
+    if a.snr is not None:  # --snr is Es/N0 per data symbol; the channel model wants per sample
+        phy["esn0_db"] = a.snr
+        phy["sample_snr_db"] = sample_snr_db(a.snr, a.phy, a.fft_len, a.carrier_preset,
+                                             int(getattr(tx, "sps", 2) or 2))
     return tx, rx, phy
 
 
@@ -125,7 +140,7 @@ def build_link(a):
     if a.mcs == "auto":
         if a.snr is None:
             raise ValueError("--mcs auto needs --snr")
-        a.mcs = pc.mcs_for_snr(a.snr - pc.esn0_to_sample_snr_db(0.0, a.fft_len, a.carrier_preset))
+        a.mcs = pc.mcs_for_snr(a.snr)  # --snr is Es/N0 per data subcarrier, as the paper's table
     if a.mcs and a.phy != "ofdm":
         raise ValueError(f"--mcs is an OFDM PHY option; PHY {a.phy!r} takes --fec")
     tx, rx, phy = _phy_blocks(a)
@@ -153,7 +168,7 @@ def build_link(a):
     tb.msg_connect(rx, "out", snk, "in")
     tb.connect(tx, throttle)
     if a.channel == "sim":
-        noise = 0.0 if a.snr is None else 10 ** (-a.snr / 20)
+        noise = 0.0 if a.snr is None else 10 ** (-phy["sample_snr_db"] / 20)
         chan = channels.channel_model(noise, a.freq_offset / a.samp_rate, 1.0, [1.0 + 0j], a.seed)
         tb.connect(throttle, chan, rx)
         phy.update(channel="sim", snr_db=a.snr, noise_voltage=noise, freq_offset_hz=a.freq_offset)
@@ -193,7 +208,9 @@ def _args(argv):
     ap.add_argument("--payload-mod", default=None, help="payload constellation (default: ofdm qpsk, psk the block's)")
     ap.add_argument("--gap", type=int, default=None, help="zero samples after each burst (default: ofdm 1024, psk the block's)")
     ap.add_argument("--snr", type=float, default=None,
-                    help="sim channel: per-sample Es/N0 in dB over burst samples (default: no noise)")
+                    help="sim channel: Es/N0 in dB per data subcarrier (OFDM) or per symbol (PSK), the "
+                    "paper's convention; per-sample SNR = it - 0.90 dB (OFDM wifi64) or - 10*log10(sps) "
+                    "(default: no noise)")
     ap.add_argument("--freq-offset", type=float, default=0.0, help="sim channel: carrier offset in Hz")
     ap.add_argument("--seed", type=int, default=0, help="sim channel noise seed")
     ap.add_argument("--channel", choices=("sim", "zmq"), default="sim")

@@ -87,10 +87,10 @@ class qa_link_runner(gr_unittest.TestCase):
     def test_mcs_auto_takes_the_paper_preset_for_the_channel(self):
         base = ["--source", "tcp://127.0.0.1:9", "--sink", "tcp://127.0.0.1:9", "--mcs", "auto"]
         for esn0, want in ((-1.0, "paper-0dB"), (4.5, "paper-4dB"), (10.0, "paper-10dB")):
-            snr = esn0 - 10 * math.log10(64 / 52)  # --snr is per sample
-            _, parts = build_link(_args([*base, "--snr", str(snr)]))
+            _, parts = build_link(_args([*base, "--snr", str(esn0)]))  # --snr is Es/N0 per subcarrier
             self.assertEqual(parts["phy"]["mcs"], want)
             self.assertAlmostEqual(parts["phy"]["esn0_db"], esn0, places=2)
+            self.assertAlmostEqual(parts["phy"]["sample_snr_db"], esn0 - 10 * math.log10(64 / 52), places=2)
 
     def test_auto_rate_from_the_phy(self):
         _, parts = build_link(_args(["--source", "tcp://127.0.0.1:9", "--sink", "tcp://127.0.0.1:9",
@@ -98,7 +98,19 @@ class qa_link_runner(gr_unittest.TestCase):
         phy = parts["phy"]
         self.assertEqual(phy["samples_per_mtu_burst"], ofdm_samples_per_burst(1500))
         self.assertAlmostEqual(phy["max_pps"], 0.9 * 2e6 / phy["samples_per_mtu_burst"], places=2)
-        self.assertAlmostEqual(phy["noise_voltage"], 0.1)
+        # --snr 20 is Es/N0 per data subcarrier: per sample 20 - 10*log10(64/52) dB
+        self.assertAlmostEqual(phy["noise_voltage"], 10 ** (-(20 - 10 * math.log10(64 / 52)) / 20))
+        self.assertAlmostEqual(phy["snr_db"], 20)
+
+    def test_snr_is_es_n0_per_symbol_for_psk(self):
+        try:
+            _, parts = build_link(_args(["--source", "tcp://127.0.0.1:9", "--sink", "tcp://127.0.0.1:9",
+                                         "--phy", "psk", "--snr", "10"]))
+        except ValueError as exc:
+            self.skipTest(str(exc))
+        sps = parts["phy"].get("sps", 2)
+        self.assertAlmostEqual(parts["phy"]["sample_snr_db"], 10 - 10 * math.log10(sps), places=3)
+        self.assertAlmostEqual(parts["phy"]["noise_voltage"], 10 ** (-(10 - 10 * math.log10(sps)) / 20))
 
 
 if __name__ == "__main__":

@@ -334,6 +334,16 @@ class PhyDescription:
             polar_n=OFDM_POLAR_N if code == "polar" else 0,
         )
 
+    def sample_snr_db(self, esn0_db: float) -> float:
+        """Per-sample SNR (dB) of this PHY's unit-power bursts whose data subcarriers have Es/N0 ``esn0_db``.
+
+        The SNR convention of docs/PHY.md ("One SNR convention": ``lgvsc loopback --snr``, ``link_runner
+        --snr``): Es/N0 per data subcarrier; the noise of ``fft_len`` samples spreads over ``fft_len`` bins,
+        the signal over the data + pilot carriers (gr-lgvsc ``phy_common.esn0_to_sample_snr_db``; 0.90 dB
+        for 64-point FFTs with 52 active carriers).
+        """
+        return esn0_db - 10 * math.log10(self.fft_len / (self.data_carriers + self.pilot_carriers))
+
     @property
     def samples_per_ofdm_symbol(self) -> int:
         return self.fft_len + self.cp_len

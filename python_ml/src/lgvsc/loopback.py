@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import signal
@@ -31,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lgvsc.accounting import OFDM_MCS_NAMES
+from lgvsc.accounting import OFDM_MCS_NAMES, PhyDescription
 from lgvsc.errors import UserError
 
 __all__ = ["LoopbackConfig", "LoopbackResult", "run_loopback", "OUTPUT_FILES", "SIONNA_CHANNELS", "ChildFailed",
@@ -157,6 +158,18 @@ class LoopbackResult:
     timings_s: dict[str, float]
     quality: dict[str, float] = field(default_factory=dict)
     cbr: dict[str, Any] = field(default_factory=dict)
+
+
+def emulator_snr_db(phy: str, esn0_db: float, sps: int = 2) -> float:
+    """The per-sample SNR ``lgvsc channel --snr`` takes for ``lgvsc loopback --snr esn0_db``.
+
+    ``--snr`` is Es/N0 per data subcarrier (OFDM) or per symbol (PSK at ``psk_pdu_tx``'s default
+    ``sps`` 2), the convention of ``link_runner --snr`` (docs/PHY.md "One SNR convention"); the
+    emulator measures Es per sample over the unit-power bursts.
+    """
+    if phy == "ofdm":
+        return PhyDescription.ofdm_pdu_tx().sample_snr_db(esn0_db)
+    return esn0_db - 10 * math.log10(sps)
 
 
 def _free_port() -> int:
@@ -522,7 +535,8 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
             iq_tx, iq_rx = f"tcp://127.0.0.1:{_free_port()}", f"tcp://127.0.0.1:{_free_port()}"
             emulator = subprocess.Popen(
                 [sys.executable, "-c", "import sys; from lgvsc.cli import main; sys.exit(main())", "channel",
-                 "--model", cfg.channel, "--snr", str(cfg.snr_db), "--doppler", str(cfg.doppler_hz),
+                 "--model", cfg.channel, "--snr", repr(emulator_snr_db(cfg.phy, cfg.snr_db)),
+                 "--doppler", str(cfg.doppler_hz),
                  "--sample-rate", str(cfg.samp_rate), "--seed", str(cfg.seed), "--in", iq_tx, "--out", iq_rx],
                 stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
             children.procs.append(emulator)

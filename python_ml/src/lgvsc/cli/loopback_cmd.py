@@ -26,7 +26,8 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("video", type=Path, help="input video (anything FFmpeg reads)")
     p.add_argument("-o", "--out-dir", type=Path, required=True, help="output folder")
-    p.add_argument("--snr", type=float, default=12.0, help="channel SNR in dB (Es/N0 per sample, see docs/PHY.md)")
+    p.add_argument("--snr", type=float, default=12.0, help="channel SNR in dB: Es/N0 per data subcarrier (OFDM; per symbol for PSK), the paper's convention "
+                   "(docs/PHY.md)")
     p.add_argument("--channel", default="awgn",
                    help="awgn (GNU Radio channel model in the flowgraph) or a Sionna model run by `lgvsc channel`: "
                         "rayleigh, rician, tdl-a .. tdl-e, cdl-a .. cdl-e")

@@ -4,8 +4,9 @@
 
 ``phy_pdu_runner.py IN OUT --snr S --mcs M ...``: IN holds PDUs, each a 4-byte big-endian
 length then its bytes; every one goes ofdm_pdu_tx (or psk_pdu_tx) → ``channels.channel_model``
-(AWGN, ``noise_voltage = 10 ** (-snr / 20)``, the same per-sample SNR convention as
-``link_runner --snr``) → ofdm_pdu_rx, through ``gnuradio.lgvsc.loopback.run_loopback``.
+(AWGN; ``--snr`` is Es/N0 per data subcarrier (OFDM) or per symbol (PSK), the convention of
+``link_runner --snr`` and docs/PHY.md, converted to the per-sample ``noise_voltage`` by
+``link_runner.sample_snr_db``) → ofdm_pdu_rx, through ``gnuradio.lgvsc.loopback.run_loopback``.
 OUT gets the PDUs that passed the PHY's CRC, in the same framing, and ``OUT.json`` the
 counters. This is how the evaluation sends H.26x bitstreams over ``--transport phy``: the
 loopback's encoder/decoder workers carry the semantic stream only. Imports the standard
@@ -40,7 +41,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("pdus_in")
     ap.add_argument("pdus_out")
-    ap.add_argument("--snr", type=float, required=True, help="per-sample SNR in dB (link_runner's --snr)")
+    ap.add_argument("--snr", type=float, required=True, help="Es/N0 in dB per data subcarrier / PSK symbol (link_runner's --snr)")
     ap.add_argument("--phy", default="ofdm", choices=("ofdm", "psk"))
     ap.add_argument("--fec", default="none", choices=("none", "cc"))
     ap.add_argument("--mcs", default="", help="OFDM MCS (docs/PHY.md); empty: the one --fec names")
@@ -51,6 +52,7 @@ def main(argv=None):
     try:
         import pmt
         from gnuradio.lgvsc import ofdm_pdu_rx, ofdm_pdu_tx, psk_pdu_rx, psk_pdu_tx
+        from gnuradio.lgvsc.link_runner import sample_snr_db
         from gnuradio.lgvsc.loopback import run_loopback
 
         payloads = _read(a.pdus_in, a.mtu)
@@ -60,7 +62,8 @@ def main(argv=None):
         else:
             tx, rx = psk_pdu_tx(mtu=a.mtu, fec_mode=a.fec), psk_pdu_rx(mtu=a.mtu, fec_mode=a.fec)
         pdus = [pmt.cons(pmt.make_dict(), pmt.init_u8vector(len(p), list(p))) for p in payloads]
-        res = run_loopback(tx, rx, pdus, noise_voltage=10 ** (-a.snr / 20), seed=a.seed, timeout=a.timeout)
+        snr = sample_snr_db(a.snr, a.phy, sps=int(getattr(tx, "sps", 2) or 2))
+        res = run_loopback(tx, rx, pdus, noise_voltage=10 ** (-snr / 20), seed=a.seed, timeout=a.timeout)
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"phy_pdu_runner: {exc}", file=sys.stderr)
         return 2
