@@ -290,14 +290,20 @@ def _too_small(budget: int, overhead: int, n: int, smallest: int = 0) -> str:
 
 #: Frames the AV1 search keeps decoded (resized anchors, source luma); a miss costs a read and a resize.
 CACHED_FRAMES = 64
+#: Bytes of coded units the AV1 search keeps (a miss re-encodes the unit: SVT-AV1 with one thread gives the
+#: same bytes); their sizes and errors are kept for every candidate. It held every unit of every candidate,
+#: 7.6 MB for a 60 s clip, growing with the length (issue 17).
+CACHED_UNIT_BYTES = 4 << 20
 
 
 class _LRU:
     """The ``maxsize`` most recently used values; thread-safe (the search encodes on a pool)."""
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, cost: Callable[[object], int] | None = None) -> None:
         self.maxsize = maxsize
+        self.cost = cost or (lambda _v: 1)  # the weight of a value against ``maxsize`` (default: one each)
         self._d: OrderedDict = OrderedDict()
+        self._total = 0
         self._lock = threading.Lock()
 
     def get(self, key, make: Callable[[], np.ndarray]) -> np.ndarray:
@@ -308,9 +314,11 @@ class _LRU:
                 return self._d[key]
         value = make()
         with self._lock:
-            self._d[key] = value
-            while len(self._d) > self.maxsize:
-                self._d.popitem(last=False)
+            if key not in self._d:  # another thread may have made it meanwhile
+                self._d[key] = value
+                self._total += self.cost(value)
+            while self._total > self.maxsize and len(self._d) > 1:
+                self._total -= self.cost(self._d.popitem(last=False)[1])
         return value
 
 
@@ -321,7 +329,9 @@ class _Av1Planner:
         self.enc, self.clip, self.stream, self.codec = enc, clip, stream, codec
         self.kfi = stream.keyframe_indices()
         self.n = clip.num_frames
-        self._units: dict[tuple, list[bytes]] = {}
+        # coded units bounded in bytes; the search needs only their sizes and errors, kept for each candidate
+        self._units: _LRU = _LRU(CACHED_UNIT_BYTES, cost=lambda us: sum(len(u) + 64 for u in us))
+        self._sizes: dict[tuple, int] = {}
         self._mse: dict[tuple, list[float]] = {}
         # frame caches bounded (least recently used out): they held every anchor tried, growing with the video
         self._frames: _LRU = _LRU(CACHED_FRAMES)
@@ -392,16 +402,26 @@ class _Av1Planner:
 
         return self._frames.get((k, size), make)
 
+    def _key(self, group: list[int], size: tuple[int, int], qp: int) -> tuple:
+        # A group is its segment's start and how many refinements it holds: the refinements are always a
+        # prefix of one fixed order (groups(order[:n])), so (start, count) names it exactly, in a few bytes
+        # (the whole tuple of frame indices was kept per candidate, growing with the length).
+        return (group[0], len(group), size, qp, self.preset)
+
     def units(self, group: list[int], size: tuple[int, int], qp: int) -> list[bytes]:
-        key = (tuple(group), size, qp, self.preset)
-        if key not in self._units:
-            frames = [self._small(k, size) for k in group]
-            self._units[key] = self.codec.encode_sequence(frames, size[0], size[1], qp, preset=self.preset)
-        return self._units[key]
+        key = self._key(group, size, qp)
+
+        def make() -> list[bytes]:
+            frames = _LazyFrames(group, lambda k: self._small(k, size))  # one resized frame at a time
+            us = self.codec.encode_sequence(frames, size[0], size[1], qp, preset=self.preset)
+            self._sizes[key] = sum(len(u) for u in us)
+            return us
+
+        return self._units.get(key, make)
 
     def prefetch(self, groups, size, qps) -> None:
         """Encode the units not yet cached in parallel (SVT-AV1 keeps a core busy only on big frames)."""
-        todo = [(g, q) for g, q in zip(groups, qps, strict=True) if (tuple(g), size, q, self.preset) not in self._units]
+        todo = [(g, q) for g, q in zip(groups, qps, strict=True) if self._key(g, size, q) not in self._sizes]
         if len(todo) > 1:
             list(self._pool().map(lambda gq: self.units(gq[0], size, gq[1]), todo))
 
@@ -416,10 +436,10 @@ class _Av1Planner:
         """Luma MSE of each decoded anchor of a unit against the source, at the video size."""
         from lgvsc.backends.av1_keyframe import luma
 
-        key = (tuple(group), size, qp, self.preset)
+        key = self._key(group, size, qp)
         if key not in self._mse:
             v = self.stream.video
-            dec = self.codec.decode_sequence(self.units(group, size, qp), v.width, v.height)
+            dec = _iter_decode(self.codec, self.units(group, size, qp), v.width, v.height)
             out = []
             for d, k in zip(dec, group, strict=True):
                 src = self._src_luma.get(k, lambda k=k: luma(self.clip.frames[k]))
@@ -429,7 +449,10 @@ class _Av1Planner:
 
     def unit_bytes(self, group: list[int], size, qp: int) -> int:
         # data plus msgpack framing: bin header (2-3 B) and, for refinements, [frame_index, data] (~4 B)
-        return sum(len(u) for u in self.units(group, size, qp)) + 3 + 6 * (len(group) - 1)
+        key = self._key(group, size, qp)
+        if key not in self._sizes:
+            self.units(group, size, qp)
+        return self._sizes[key] + 3 + 6 * (len(group) - 1)
 
     def total(self, groups, size, qps) -> int:
         self.prefetch(groups, size, qps)
@@ -490,15 +513,18 @@ class _Av1Planner:
 
         prev: tuple[int, np.ndarray] | None = None
         for g, q in sorted(zip(groups, qps, strict=True), key=lambda gq: gq[0][0]):
-            dec = list(zip(g, self.codec.decode_sequence(self.units(g, size, q), v.width, v.height), strict=True))
-            for k, f in dec:
-                if k % step == 0:
-                    score(k, f, scores[0], scores[1])
-            for (a, fa), (b, fb) in zip([prev, *dec][0 if prev else 1:], dec[0 if prev else 1:], strict=False):
-                offs = [k - a for k in range(a + 1, b) if k % step == 0]
-                for o, f in zip(offs, gen.frames_at(fa, fb, b - a + 1, fps, offs, flow_scale=0.25), strict=True):
-                    score(a + o, f, scores[2], scores[3])
-            prev = dec[-1]
+            # one decoded anchor at a time (a unit may hold hundreds of refinements): the previous anchor and
+            # this one make each span
+            for b, fb in zip(g, _iter_decode(self.codec, self.units(g, size, q), v.width, v.height), strict=True):
+                if b % step == 0:
+                    score(b, fb, scores[0], scores[1])
+                if prev is not None:
+                    a, fa = prev
+                    offs = [k - a for k in range(a + 1, b) if k % step == 0]
+                    for o, f in zip(offs, gen.frames_at(fa, fb, b - a + 1, fps, offs, flow_scale=0.25),
+                                    strict=True):
+                        score(a + o, f, scores[2], scores[3])
+                prev = (b, fb)
         return float(np.mean(scores[1] + scores[3])), float(np.mean(scores[0] + scores[2]))
 
     # -- the search --------------------------------------------------------------------------------
@@ -639,6 +665,26 @@ class _Av1Planner:
         for seg, g, q in zip(stream.segments, groups, qps, strict=False):
             seg.refinements = [Refinement(frame_index=k, data=u) for k, u in zip(g[1:], self.units(g, size, q)[1:],
                                                                                  strict=True)]
+
+
+class _LazyFrames:
+    """Frames ``keys`` made one at a time by ``make`` as they are iterated (a sized iterable for
+    ``encode_sequence``): a unit of hundreds of anchors is never held resized all at once."""
+
+    def __init__(self, keys: list[int], make: Callable[[int], np.ndarray]) -> None:
+        self.keys, self.make = keys, make
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __iter__(self):
+        return (self.make(k) for k in self.keys)
+
+
+def _iter_decode(codec, units: list[bytes], width: int, height: int):
+    """The decoded frames of a sub-stream one at a time where the codec can (AV1), else its list."""
+    it = getattr(codec, "iter_decode_sequence", None)
+    return it(units, width, height) if it is not None else iter(codec.decode_sequence(units, width, height))
 
 
 def _geometric(n: int) -> list[int]:

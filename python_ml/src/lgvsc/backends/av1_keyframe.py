@@ -23,7 +23,7 @@ size whose luma PSNR against the source is highest.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 
 import numpy as np
@@ -194,6 +194,37 @@ class Av1KeyframeCodec(KeyframeCodec):
         return best[1]
 
     # -- decoding ------------------------------------------------------------
+    def iter_decode_sequence(self, units: Sequence[bytes], width: int, height: int) -> Iterator[np.ndarray]:
+        """:meth:`decode_sequence` one frame at a time (memory: a frame, not the sub-stream); a bad
+        sub-stream raises ``ValueError`` where it is found, possibly after some frames."""
+        import av
+
+        if width <= 0 or height <= 0:
+            raise ValueError(f"invalid target size {width}x{height}")
+        if not units or any(not u for u in units):
+            raise ValueError("av1: empty temporal unit")
+        cc = av.CodecContext.create("libdav1d", "r")
+        cc.options = {"max_pixels": str(MAX_CODED_SIDE * MAX_CODED_SIDE)}
+        count = 0
+
+        def convert(fr) -> np.ndarray:
+            if not 1 <= fr.width <= MAX_CODED_SIDE or not 1 <= fr.height <= MAX_CODED_SIDE:
+                raise ValueError(f"av1: coded size {fr.width}x{fr.height} out of bounds")
+            return np.ascontiguousarray(_resize(fr.to_ndarray(format="rgb24"), width, height), dtype=np.uint8)
+
+        for u in [*units, None]:
+            try:
+                got = cc.decode(None if u is None else av.Packet(bytes(u)))
+            except (av.error.FFmpegError, ValueError) as exc:
+                raise ValueError(f"av1: undecodable temporal unit ({exc})") from exc
+            for fr in got:
+                count += 1
+                if count > len(units):
+                    break
+                yield convert(fr)
+        if count != len(units):
+            raise ValueError(f"av1: {len(units)} temporal units gave {count} frames")
+
     def decode_sequence(self, units: Sequence[bytes], width: int, height: int) -> list[np.ndarray]:
         """Decode a sub-stream (first unit intra) to frames at ``width x height``; ``ValueError`` if bad."""
         import av
