@@ -37,8 +37,9 @@ import math
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
@@ -58,6 +59,7 @@ __all__ = [
     "EncoderConfig",
     "EncodeStats",
     "SemanticEncoder",
+    "StreamingEncode",
     "payload_bytes_for_cbr",
 ]
 
@@ -169,25 +171,30 @@ class SemanticEncoder:
         return out
 
     def _segments(self, clip: VideoClip, sel: KeyframeSelection) -> list[Segment]:
-        from lgvsc.backends.classical_captioner import FeatureCaptioner, compact_caption
+        return [self._segment(clip.frames, i, a, b, float(clip.fps)) for i, (a, b) in enumerate(sel.segments)]
 
-        fps = float(clip.fps)
+    def _compact(self) -> bool:
+        from lgvsc.backends.classical_captioner import FeatureCaptioner
+
         compact = self.config.compact_captions
         if compact is None:
             compact = getattr(self.backends, "profile", "classical") == "classical"
-        compact = compact and isinstance(self.backends.captioner, FeatureCaptioner)
-        segs = []
-        for i, (a, b) in enumerate(sel.segments):
-            picks = np.unique(np.linspace(a, b, self.config.caption_frames).round().astype(int))
-            frames = [clip.frames[k] for k in picks]
-            caption = self.backends.captioner.caption_segment(frames, index=i, start_s=a / fps, end_s=(b + 1) / fps)
-            if compact:
-                caption = compact_caption(caption)
-            mag = float(self.backends.motion.magnitude(clip.frames[a : b + 1]))
-            # the score travels as one byte (lgvsc.wire.quantise_motion); the magnitude is not sent
-            score = quantise_motion(float(self.backends.motion.score(mag))) * MOTION_STEP
-            segs.append(Segment(index=i, start_frame=a, end_frame=b, caption=caption, motion_score=score))
-        return segs
+        return bool(compact and isinstance(self.backends.captioner, FeatureCaptioner))
+
+    def _segment(self, frames, i: int, a: int, b: int, fps: float) -> Segment:
+        """Segment ``i`` (frames ``a..b``): its caption from ``caption_frames`` frames of it and its motion
+        score from the motion estimator's sample of it (frames are read by index: a bounded sample)."""
+        from lgvsc.backends.classical_captioner import compact_caption
+
+        picks = np.unique(np.linspace(a, b, self.config.caption_frames).round().astype(int))
+        caption = self.backends.captioner.caption_segment([frames[k] for k in picks], index=i, start_s=a / fps,
+                                                          end_s=(b + 1) / fps)
+        if self._compact():
+            caption = compact_caption(caption)
+        mag = float(self.backends.motion.magnitude(frames[a : b + 1]))
+        # the score travels as one byte (lgvsc.wire.quantise_motion); the magnitude is not sent
+        score = quantise_motion(float(self.backends.motion.score(mag))) * MOTION_STEP
+        return Segment(index=i, start_frame=a, end_frame=b, caption=caption, motion_score=score)
 
     def stream_budget(self, video) -> int:
         """Bytes of the whole binary stream at the target CBR."""
@@ -200,12 +207,44 @@ class SemanticEncoder:
         """
         from tqdm import tqdm
 
-        c = self.config
         step_total = max(0, (clip.num_frames - 2) // max(1, int(0.2 * float(clip.fps))))
         with tqdm(total=step_total, desc="keyframes", unit="cand", disable=not progress, leave=False) as bar:
             sel = self.select(clip, bar.update)
+        return self._code(clip, sel, self._segments(clip, sel), progress)
+
+    def encode_frames(self, frames: Iterable[np.ndarray], fps: float | Fraction, name: str = "",
+                      progress: bool = False, on_segment: Callable[[Segment, int], None] | None = None,
+                      directory: str | os.PathLike | None = None) -> SemanticStream:
+        """Encode frames as they come (a decoder's iterator, live input): the same stream as :meth:`encode`
+        of the whole clip, with memory bounded by a window, not by the length (see :class:`StreamingEncode`).
+
+        :param on_segment: called with each segment as SKEM closes it, and the frames read so far
+        :raises VideoError: no frames.
+        :raises ValueError: the byte budget cannot hold even the smallest stream.
+        """
+        from tqdm import tqdm
+
+        run = StreamingEncode(self, fps, name, directory)
+        try:
+            with tqdm(desc="frames", unit="frame", disable=not progress, leave=False) as bar:
+                for f in frames:
+                    for seg in run.push(f):
+                        if on_segment is not None:
+                            on_segment(seg, run.num_frames)
+                    bar.update()
+            for seg in run.finish():
+                if on_segment is not None:
+                    on_segment(seg, run.num_frames)
+            return run.stream(progress)
+        finally:
+            run.close()
+
+    def _code(self, clip: VideoClip, sel: KeyframeSelection, segs: list[Segment], progress: bool) -> SemanticStream:
+        """Code the keyframes of ``sel`` (and the refinements) under the budget; the whole stream."""
+        from tqdm import tqdm
+
+        c = self.config
         log.info("%s chose %d keyframes: %s", sel.method, len(sel.indices), sel.indices)
-        segs = self._segments(clip, sel)
         codec = self.backends.keyframe_codec
         stream = SemanticStream(video=clip.info(), keyframes=[
             Keyframe(frame_index=i, codec_id=codec.codec_id, data=b"") for i in sel.indices
@@ -280,6 +319,94 @@ class SemanticEncoder:
             j = max(range(n), key=lambda j: len(stream.keyframes[j].data))
             d = codec.encode(frames[j], len(stream.keyframes[j].data) - 16)
             stream.keyframes[j] = self._keyframe(codec, stream.keyframes[j].frame_index, d)
+
+
+class StreamingEncode:
+    """One encode of frames that come one at a time: :meth:`push` each, then :meth:`finish`, then
+    :meth:`stream` (what :meth:`SemanticEncoder.encode_frames` does).
+
+    Each frame is written to a disk-backed :class:`~lgvsc.framestore.FrameStore` (one frame in RAM) and
+    given to :class:`~lgvsc.skem.SkemStream`, which holds the last keyframe's description and the
+    candidates not yet judged. When SKEM closes a segment (a new keyframe), its caption and motion are
+    computed at once from a bounded sample of it (``caption_frames`` frames, the motion estimator's pairs)
+    read back from the store, and :meth:`push` returns it: segments come out as the video goes by.
+
+    The keyframe coding comes at the end (:meth:`stream`): the byte budget is the whole stream's (the
+    target CBR times the clip's length) and the AV1 search spreads it over every unit, so it needs the
+    length; it reads its frames back from the store. The stream is the batch encoder's, byte for byte
+    (tests/test_encoder_streaming.py). SKIM needs the length to place its keyframes: its segments all come
+    at :meth:`finish`.
+    """
+
+    def __init__(self, encoder: SemanticEncoder, fps: float | Fraction, name: str = "",
+                 directory: str | os.PathLike | None = None) -> None:
+        from lgvsc.skem import SkemStream
+
+        self.encoder, self.name, self.directory = encoder, name, directory
+        self.fps = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
+        if not self.fps > 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        c = encoder.config
+        self.skem = SkemStream(encoder.backends.judge, float(self.fps), c.threshold, c.focus, c.batch_size)
+        self.store = None
+        self.segments: list[Segment] = []
+        self.selection: KeyframeSelection | None = None
+        self._emit = c.method == "skem"  # SKIM places its keyframes only once the length is known
+        self._run_skem = c.method == "skem" or c.skim_count is None  # SKIM takes SKEM's count by default
+        self._last_kf = 0
+        self.num_frames = 0
+
+    def push(self, frame: np.ndarray) -> list[Segment]:
+        """Take the next frame (``(H, W, 3)`` uint8, all of one size); the segments it closed."""
+        from lgvsc.framestore import FrameStore
+
+        if self.selection is not None:
+            raise RuntimeError("push after finish")
+        if self.store is None:
+            self.store = FrameStore(frame.shape[0], frame.shape[1], self.directory)
+        self.store.append(frame)
+        self.num_frames += 1
+        if not self._run_skem:
+            return []
+        new = self.skem.push(frame if self.skem.needs(self.num_frames - 1) else None)
+        return [self._close(k) for k in new] if self._emit else []
+
+    def _close(self, b: int) -> Segment:
+        seg = self.encoder._segment(self.store, len(self.segments), self._last_kf, b, float(self.fps))
+        self.segments.append(seg)
+        self._last_kf = b
+        return seg
+
+    def finish(self) -> list[Segment]:
+        """The end of the video: the last segments (all of them for SKIM)."""
+        if self.num_frames == 0:
+            from lgvsc.errors import VideoError
+
+            raise VideoError(f"{self.name or 'the video'}: the video stream has no decodable frames")
+        c = self.encoder.config
+        sel = self.skem.finish() if self._run_skem else None
+        if c.method == "skim":
+            sel = skim(self.num_frames, c.skim_count if sel is None else len(sel.indices))
+            sel.focus, sel.threshold = c.focus, c.threshold
+            self._last_kf = 0
+            self.selection = sel
+            return [self._close(b) for b in sel.indices[1:]]
+        self.selection = sel
+        return [self._close(b) for b in sel.indices[len(self.segments) + 1:]]
+
+    def clip(self) -> VideoClip:
+        """The frames so far as a clip (read from the store)."""
+        return VideoClip(frames=self.store, fps=self.fps, name=self.name)  # type: ignore[arg-type]
+
+    def stream(self, progress: bool = False) -> SemanticStream:
+        """Code the keyframes under the budget (after :meth:`finish`): the whole stream."""
+        if self.selection is None:
+            raise RuntimeError("stream before finish")
+        return self.encoder._code(self.clip(), self.selection, self.segments, progress)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
 
 
 def _too_small(budget: int, overhead: int, n: int, smallest: int = 0) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FrameStore", "FrameView", "read_video_store"]
+__all__ = ["FrameStore", "FrameView", "read_video_store", "video_frames"]
 
 
 class FrameStore:
@@ -150,6 +150,21 @@ class FrameView:
         return out if dtype is None else out.astype(dtype)
 
 
+def video_frames(path: str | os.PathLike, width: int | None = 576, height: int | None = 320,
+                 fps: float | Fraction | None = 24, fit: str = "crop", max_frames: int | None = None):
+    """``(frames, fps, name, probe)`` of a video as it is decoded: ``frames`` iterates the normalised frames
+    (:func:`lgvsc.video.iter_video`, one at a time), ``fps`` is the clip's rate, as :func:`read_video_store`
+    gives them; what the streaming encoder (:meth:`lgvsc.encoder.SemanticEncoder.encode_frames`) reads.
+
+    :raises VideoError: missing/unreadable file, no video stream.
+    """
+    from lgvsc.video import iter_video, probe_video
+
+    probe = probe_video(path)
+    out_fps = probe.fps if fps is None else Fraction(fps).limit_denominator(1001)
+    return iter_video(path, width, height, fps, fit, max_frames), out_fps, Path(path).name, probe
+
+
 def read_video_store(path: str | os.PathLike, width: int | None = 576, height: int | None = 320,
                      fps: float | Fraction | None = 24, fit: str = "crop", max_frames: int | None = None,
                      progress=None):
@@ -159,11 +174,11 @@ def read_video_store(path: str | os.PathLike, width: int | None = 576, height: i
     :raises VideoError: missing/unreadable file, no video stream, zero frames.
     """
     from lgvsc.errors import VideoError
-    from lgvsc.video import VideoClip, iter_video, probe_video
+    from lgvsc.video import VideoClip
 
-    probe = probe_video(path)
+    frames, out_fps, name, probe = video_frames(path, width, height, fps, fit, max_frames)
     store = None
-    for f in iter_video(path, width, height, fps, fit, max_frames):
+    for f in frames:
         if store is None:
             store = FrameStore(f.shape[0], f.shape[1])
         store.append(f)
@@ -171,5 +186,4 @@ def read_video_store(path: str | os.PathLike, width: int | None = 576, height: i
             progress(len(store))
     if store is None:
         raise VideoError(f"{path}: the video stream has no decodable frames")
-    out_fps = probe.fps if fps is None else Fraction(fps).limit_denominator(1001)
-    return VideoClip(frames=store, fps=out_fps, name=Path(path).name, source=probe)  # type: ignore[arg-type]
+    return VideoClip(frames=store, fps=out_fps, name=name, source=probe)  # type: ignore[arg-type]

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from lgvsc.backends.base import Focus
     from lgvsc.cli.streamfile import write_stream_file
     from lgvsc.encoder import EncoderConfig, SemanticEncoder
-    from lgvsc.framestore import read_video_store
+    from lgvsc.framestore import video_frames
     from lgvsc.profiles import build_backends
     from lgvsc.wire import stream_to_bytes
 
@@ -111,23 +111,32 @@ def run(args: argparse.Namespace) -> int:
     focus = Focus(args.focus.replace("-", " "))
     backends = build_backends(args.profile, captions=args.captions, keyframe_codec=args.keyframe_codec,
                               **profile_options(args))
-    # disk-backed frames (lgvsc.framestore): memory bounded by a frame, not by the video's length
-    clip = read_video_store(args.video, None if args.keep_geometry else args.width,
-                      None if args.keep_geometry else args.height, None if args.keep_fps else args.fps,
-                      fit=args.fit, max_frames=args.max_frames)
-    if args.keep_geometry and (clip.width % 2 or clip.height % 2):
-        raise UserError(f"the source is {clip.width}x{clip.height}; odd sizes cannot be decoded to H.264, "
+    # frames as they are decoded (lgvsc.framestore.video_frames): SKEM, captions and motion run as they come,
+    # the frames wait on disk for the keyframe coding; memory bounded by a window, not by the length (issue 17)
+    frames, fps, name, probe = video_frames(args.video, None if args.keep_geometry else args.width,
+                                            None if args.keep_geometry else args.height,
+                                            None if args.keep_fps else args.fps, fit=args.fit,
+                                            max_frames=args.max_frames)
+    if args.keep_geometry and (probe.width % 2 or probe.height % 2):
+        raise UserError(f"the source is {probe.width}x{probe.height}; odd sizes cannot be decoded to H.264, "
                         "use --width/--height")
-    log.info("read %s: %d frames %dx%d @ %s fps", args.video, clip.num_frames, clip.width, clip.height, clip.fps)
     config = EncoderConfig(method=args.method, threshold=args.threshold, focus=focus,
                            keyframe_bytes=args.keyframe_bytes, target_cbr=args.target_cbr,
                            skim_count=args.skim_keyframes, stream_id=args.stream_id, refine=args.refine,
                            strict_budget=args.strict_budget)
     encoder = SemanticEncoder(backends, config)
+
+    def segment_done(seg, frames_read: int) -> None:
+        log.debug("segment %d: frames %d..%d (%d frames read)", seg.index, seg.start_frame, seg.end_frame,
+                  frames_read)
+
     try:
-        stream = encoder.encode(clip, progress=not args.no_progress and sys.stderr.isatty())
+        stream = encoder.encode_frames(frames, fps, name, progress=not args.no_progress and sys.stderr.isatty(),
+                                       on_segment=segment_done)
     except ValueError as exc:
         raise UserError(f"cannot encode: {exc}") from exc
+    v = stream.video
+    log.info("read %s: %d frames %dx%d @ %s fps", args.video, v.num_frames, v.width, v.height, fps)
     size = write_stream_file(args.output, stream, as_json=args.json)
     binary = len(stream_to_bytes(stream))
     cbr = cbr_for_bits(binary * 8, stream.video, "qpsk", 0.5)
@@ -138,5 +147,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.output}: {len(stream.keyframes)} {stream.keyframes[0].codec_id if stream.keyframes else ''} "
           f"keyframes {stream.keyframe_indices()}, {refs} refinement frames, "
           f"{len(stream.segments)} segments, {size} bytes written; binary stream {binary} bytes = "
-          f"{binary / clip.duration_s:.0f} B/s of video, CBR {cbr:.3g} (QPSK rate 1/2){budget}")
+          f"{binary * float(fps) / v.num_frames:.0f} B/s of video, CBR {cbr:.3g} (QPSK rate 1/2){budget}")
     return 0

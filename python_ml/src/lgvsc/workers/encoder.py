@@ -4,13 +4,16 @@
 Control ops (msgpack or JSON maps, besides ping/status/shutdown):
 
 - ``{"op": "job", "video": PATH, "mtu": 1200, "stream_id": 0, "encoder": {...EncoderConfig fields},
-  "video_options": {"width", "height", "fps", "fit"}, "stream_out": DIR}`` encodes a video (read and
-  normalised with :func:`lgvsc.video.read_video`) and queues its PDUs; with ``stream_out`` the
-  stream sent is also saved there as ``stream.lgvs`` (binary) and ``stream.json``;
+  "video_options": {"width", "height", "fps", "fit"}, "stream_out": DIR}`` encodes a video (normalised
+  as :func:`lgvsc.video.iter_video` decodes it, frames streamed through
+  :meth:`lgvsc.encoder.SemanticEncoder.encode_frames`: memory bounded whatever the length) and queues
+  its PDUs; with ``stream_out`` the stream sent is also saved there as ``stream.lgvs`` (binary) and
+  ``stream.json``;
 - ``{"op": "job", "synthetic": N, "size": BYTES}``: N PDUs of test payload (benchmarks, tests).
 
 The reply comes at once (``{"ok": true, "job": id}``); progress and the end go out as status
-events (``job_started``, ``job_encoded``, ``job_done``, ``job_failed``). PDUs wait in a bounded
+events (``job_started`` with the container's frame count, ``job_progress`` with ``frames_done`` while the
+frames are read and as each segment closes, ``job_encoded``, ``job_done``, ``job_failed``). PDUs wait in a bounded
 queue that the ``pdu_out`` ROUTER (:class:`~lgvsc.workers.transport.CreditServerThread`) drains
 only as fast as semantic_source grants credit; a full queue pauses the job, not the worker.
 Backends are built once (:func:`lgvsc.profiles.build_backends`).
@@ -120,14 +123,25 @@ class EncoderWorker(Worker):
         from lgvsc.encoder import EncoderConfig, SemanticEncoder
         from lgvsc.packets import packetize
 
-        clip = self._read(job)
-        self.publish("job_started", job=job["id"], video=job["video"], frames=int(clip.num_frames),
-                     frames_done=int(clip.num_frames))
         cfg = EncoderConfig(**{**(job.get("encoder") or {}), "stream_id": int(job.get("stream_id", 0))})
-        try:
-            stream = SemanticEncoder(self.backends, cfg).encode(clip)
-        finally:
-            clip.frames.close()
+        frames, fps, name, probe = self._open(job)
+        self.publish("job_started", job=job["id"], video=job["video"], frames=int(probe.num_frames), frames_done=0)
+        last = [time.monotonic()]
+
+        def segment_done(seg, frames_read: int) -> None:
+            self.publish("job_progress", job=job["id"], stage="encode", frames_done=frames_read,
+                         segments=seg.index + 1)
+
+        def read(it):  # ``job_progress`` while reading (the orchestrator's liveness and progress bar)
+            for n, f in enumerate(it, 1):
+                if time.monotonic() - last[0] >= 0.5:
+                    last[0] = time.monotonic()
+                    self.publish("job_progress", job=job["id"], stage="read", frames_done=n)
+                yield f
+
+        # frames as they are decoded: SKEM, captions and motion as they come, segments as SKEM closes them,
+        # the frames on disk for the keyframe coding (memory bounded by a window, not by the length; issue 17)
+        stream = SemanticEncoder(self.backends, cfg).encode_frames(read(frames), fps, name, on_segment=segment_done)
         if job.get("stream_out"):
             self._save_stream(stream, Path(job["stream_out"]))
         pdus = packetize(stream, int(job.get("mtu", self.mtu)))
@@ -138,20 +152,12 @@ class EncoderWorker(Worker):
             yield encode_pdu({}, p)
         yield (EOS, {"job": job["id"], "pdus": len(pdus), "payload_bytes": payload_bytes})
 
-    def _read(self, job: dict[str, Any]):
-        """The normalised clip in a disk-backed frame store (lgvsc.framestore: one frame in RAM per access,
-        whatever the length), read with ``job_progress`` events (the orchestrator's liveness and
-        progress bar: a long read is progress, not a stall)."""
-        from lgvsc.framestore import read_video_store
+    @staticmethod
+    def _open(job: dict[str, Any]):
+        """``(frames, fps, name, probe)`` of the job's video, normalised, decoded as it is iterated."""
+        from lgvsc.framestore import video_frames
 
-        last = [time.monotonic()]
-
-        def progress(n: int) -> None:
-            if time.monotonic() - last[0] >= 0.5:
-                last[0] = time.monotonic()
-                self.publish("job_progress", job=job["id"], stage="read", frames_done=n)
-
-        return read_video_store(job["video"], **dict(job.get("video_options") or {}), progress=progress)
+        return video_frames(job["video"], **dict(job.get("video_options") or {}))
 
     @staticmethod
     def _save_stream(stream, out_dir: Path) -> None:
