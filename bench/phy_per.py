@@ -9,9 +9,15 @@ Run with /usr/bin/python3 (GNU Radio); `lgvsc linksim` runs from the ML venv (--
    offset 20 ppm as epsilon) -> ofdm_pdu_rx, seeded noise.  Printed beside `lgvsc linksim`
    with the paper preset of the same modulation and code rate (Sionna 5G LDPC, AWGN, PDU
    error rate from its block error rate), and the SNR at PER 1 % of both.
-2. MS/s of the loopback (no channel) per MCS, and for `none` the ratio to stock gr-digital
+2. Fading: PER of the same PDUs at each paper preset's SNR + 4 dB through Sionna's TDL-C
+   (--doppler 10 Hz, --delay-spread 300 ns) of the ML side's streaming channel emulator
+   (lgvsc.channels: the model `lgvsc channel` / `lgvsc loopback --channel tdl-c` run between the
+   flowgraphs): ofdm_pdu_tx's bursts -> the emulator in the venv (per-sample SNR from Es/N0 as
+   loopback.emulator_snr_db) -> ofdm_pdu_rx, one continuous fading stream per point.
+3. MS/s of the loopback (no channel) per MCS, and for `none` the ratio to stock gr-digital
    (bench/phy_loopback.py's harness, measured in the same run).
-Writes phy_per.csv and phy_per.png under --out.
+The MCS table (names, modulation, rate, paper SNR) is phy_common's.  Writes phy_per.csv and
+phy_per.png under --out.
 """
 
 import argparse
@@ -21,15 +27,20 @@ import json
 import math
 import os
 import subprocess
+import tempfile
 import time
 
+import numpy as np
 import pmt
+from gnuradio import blocks, gr
 from gnuradio.lgvsc import ofdm_pdu_rx, ofdm_pdu_tx
 from gnuradio.lgvsc import phy_common as pc
-from gnuradio.lgvsc.loopback import random_pdus, run_loopback
+from gnuradio.lgvsc.loopback import pdu_collector, pdu_feeder, random_pdus, run_loopback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GRID = {"none": [8, 10, 12, 14], "cc": [3, 4, 5, 6, 7]}
+# Sionna's 5G LDPC (k 3072..6144) reaches PER 1 % about 0.5-2 dB below each paper SNR
+LINKSIM_OFFSETS = (-2.0, -1.5, -1.0, -0.5, 0.0)
 
 
 def per_point(mcs, esn0, pdus, sent, seed):
@@ -39,24 +50,143 @@ def per_point(mcs, esn0, pdus, sent, seed):
     return 1 - res.delivered(sent) / len(sent)
 
 
-def linksim(venv, preset, snrs, nbits, pdu_bits):
-    """{snr: PDU error rate} from `lgvsc linksim --preset`, or {} when it cannot run."""
+# Runs in the ML venv: the streaming emulator of `lgvsc channel` (lgvsc.channels), on a file.
+_FADING = """
+import sys
+import numpy as np
+from sionna.phy import config
+from lgvsc.channels.models import ChannelSpec, StreamingChannel
+from lgvsc.channels.noise import StreamingNoise
+src, dst, model, doppler, delay, snr, seed = sys.argv[1:8]
+config.seed = int(seed) + 1
+spec = ChannelSpec(model=model, sample_rate=1e6, doppler=float(doppler),
+                   delay_spread=None if delay == "none" else float(delay), seed=int(seed))
+spec.validate()
+chan, noise = StreamingChannel(spec), StreamingNoise(float(snr))
+import torch
+x = np.load(src).astype(np.complex64)
+out = []
+for i in range(0, len(x), 1 << 16):
+    blk = np.ascontiguousarray(x[i:i + (1 << 16)])
+    y = chan.process(blk)
+    with torch.no_grad():
+        out.append(noise(torch.from_numpy(blk), torch.from_numpy(y)).numpy())
+np.save(dst, np.concatenate(out).astype(np.complex64))
+"""
+
+
+def _wait(cond, timeout, idle, progress):
+    """Poll until cond() or progress() stays unchanged for idle s (after cond can no longer change)."""
+    t0 = last = time.monotonic()
+    key = None
+    while time.monotonic() - t0 < timeout:
+        time.sleep(0.05)
+        if cond():
+            return
+        k = progress()
+        if k != key:
+            key, last = k, time.monotonic()
+        elif time.monotonic() - last > idle:
+            return
+
+
+def tx_samples(mcs, pdus):
+    """The complex baseband ofdm_pdu_tx sends for ``pdus`` (bursts and gaps), as numpy."""
+    tb = gr.top_block("phy_per_tx")
+    feeder, tx, txs, snk = pdu_feeder(pdus), ofdm_pdu_tx(mtu=1500, mcs=mcs), pdu_collector(), blocks.vector_sink_c()
+    tb.msg_connect(feeder, "out", tx, "in")
+    tb.msg_connect(tx, "status", txs, "status")
+    tb.connect(tx, snk)
+    want = sum(pc.ofdm_burst_samples(len(pmt.u8vector_elements(pmt.cdr(p))), mcs) for p in pdus)
+    tb.start()
+    _wait(lambda: txs.status.get("tx_pdus", 0) >= len(pdus) and len(snk.data()) >= want, 600, 5.0,
+          lambda: (txs.status.get("tx_pdus", 0), len(snk.data())))
+    tb.stop()
+    tb.wait()
+    return np.asarray(snk.data(), dtype=np.complex64)
+
+
+def rx_pdus(samples, n):
+    """What ofdm_pdu_rx delivers from ``samples`` (LoopbackResult-like list of (meta, bytes))."""
+    tb = gr.top_block("phy_per_rx")
+    src, rx, col = blocks.vector_source_c(samples.tolist()), ofdm_pdu_rx(mtu=1500), pdu_collector()
+    tb.connect(src, rx)
+    tb.msg_connect(rx, "out", col, "in")
+    tb.msg_connect(rx, "status", col, "status")
+    tb.start()
+    _wait(lambda: col.status.get("rx_ok", 0) + col.status.get("rx_crc_fail", 0) >= n, 900, 5.0,
+          lambda: (src.nitems_written(0), len(col.pdus), col.status.get("rx_crc_fail", 0)))
+    tb.stop()
+    tb.wait()
+    return list(col.pdus)
+
+
+def fading_per(mcs, esn0, pdus, sent, venv, seed, model="tdl-c", doppler=10.0, delay="300e-9"):
+    """PER through the Sionna emulator at Es/N0 ``esn0`` (average over the fading), or None."""
+    py = os.path.join(venv, "bin", "python")
+    if not os.path.exists(py):
+        return None
+    x = np.concatenate([tx_samples(mcs, pdus), np.zeros(20000, np.complex64)])
+    with tempfile.TemporaryDirectory() as d:
+        src, dst = os.path.join(d, "tx.npy"), os.path.join(d, "rx.npy")
+        np.save(src, x)
+        snr = pc.esn0_to_sample_snr_db(esn0)  # the emulator's SNR is per sample (docs/PHY.md)
+        try:
+            subprocess.run([py, "-c", _FADING, src, dst, model, str(doppler), str(delay), str(snr), str(seed)],
+                           check=True, timeout=1800, capture_output=True, text=True)
+        except subprocess.CalledProcessError as exc:
+            print(f"  fading {mcs}: emulator failed: {exc.stderr.strip().splitlines()[-1:]}")
+            return None
+        except (subprocess.SubprocessError, OSError) as exc:
+            print(f"  fading {mcs}: emulator not run ({exc})")
+            return None
+        y = np.load(dst)
+    got = rx_pdus(y, len(pdus))
+    pool = {}
+    for _, data in got:
+        pool[data] = pool.get(data, 0) + 1
+    hits = 0
+    for data in sent:
+        if pool.get(data, 0):
+            pool[data] -= 1
+            hits += 1
+    return 1 - hits / len(sent), len(x) / 1e6
+
+
+def linksim(venv, preset, snrs, nbits, pdu_bits, cache_path=None):
+    """{snr: PDU error rate} from `lgvsc linksim --preset`, or {} when it cannot run.
+
+    Sionna's results do not depend on the GNU Radio PHY: they are kept in ``cache_path`` (JSON,
+    keyed by preset, SNR, bits and seed) and reused by later runs with the same parameters."""
+    cache = {}
+    if cache_path and os.path.exists(cache_path):
+        with open(cache_path) as f:
+            cache = json.load(f)
+    key = f"{preset}|{nbits}|1"
+    have = cache.get(key, {})
+    todo = [s for s in snrs if str(float(s)) not in have]
     exe = os.path.join(venv, "bin", "lgvsc")
-    if not os.path.exists(exe):
-        return {}
-    cmd = [exe, "linksim", "--preset", preset, "--random-bits", str(nbits), "--seed", "1", "--snr",
-           *[str(s) for s in snrs]]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True).stdout
-    except (subprocess.SubprocessError, OSError) as exc:
-        print(f"  linksim {preset}: not run ({exc})")
-        return {}
+    if todo and os.path.exists(exe):
+        cmd = [exe, "linksim", "--preset", preset, "--random-bits", str(nbits), "--seed", "1", "--snr",
+               *[str(s) for s in todo]]
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=True).stdout
+        except (subprocess.SubprocessError, OSError) as exc:
+            print(f"  linksim {preset}: not run ({exc})")
+            out = ""
+        for line in out.splitlines():
+            if line.startswith("{"):
+                d = json.loads(line)
+                have[str(float(d["snr_db"]))] = {"bler": d["bler"], "k": d["k"], "blocks": d["num_blocks"]}
+        cache[key] = have
+        if cache_path:
+            with open(cache_path, "w") as f:
+                json.dump(cache, f, indent=1)
     res = {}
-    for line in out.splitlines():
-        if line.startswith("{"):
-            d = json.loads(line)
-            blocks_per_pdu = pdu_bits / d["k"]
-            res[d["snr_db"]] = 1 - (1 - d["bler"]) ** blocks_per_pdu
+    for snr in snrs:
+        d = have.get(str(float(snr)))
+        if d is not None:
+            res[float(snr)] = 1 - (1 - d["bler"]) ** (pdu_bits / d["k"])
     return res
 
 
@@ -89,12 +219,35 @@ def main():
     ap.add_argument("--mcs", nargs="*", default=list(pc.MCS_NAMES))
     ap.add_argument("--venv", default=os.path.join(HERE, "..", ".venv"), help="ML venv with `lgvsc linksim`")
     ap.add_argument("--no-linksim", action="store_true")
+    ap.add_argument("--linksim-pdus", type=int, default=30,
+                    help="PDUs' worth of random bits per linksim point (default %(default)s; cached in --out)")
+    ap.add_argument("--linksim-only", action="store_true", help="only fill the linksim cache, then stop")
     ap.add_argument("--tput-pdus", type=int, default=200)
+    ap.add_argument("--no-fading", action="store_true")
+    ap.add_argument("--no-tput", action="store_true", help="skip the throughput part")
+    ap.add_argument("--fading-pdus", type=int, default=None, help="PDUs per fading point (default --pdus)")
+    ap.add_argument("--fading-margin", type=float, default=4.0, help="dB over the paper SNR (default %(default)s)")
+    ap.add_argument("--doppler", type=float, default=10.0, help="TDL-C maximum Doppler, Hz (default %(default)s)")
+    ap.add_argument("--delay-spread", type=float, default=300e-9, help="TDL-C RMS delay spread, s (default 300 ns)")
+    ap.add_argument("--fading-diag", action="store_true",
+                    help="also static TDL-C (0 Hz) and flat Rayleigh at --doppler, same SNR and PDUs")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     pdus = random_pdus(a.pdus, a.bytes, seed=11, min_len=a.bytes)
     sent = [bytes(pmt.u8vector_elements(pmt.cdr(p))) for p in pdus]
     rows, curves, sims = [], {}, {}
+    for mcs in a.mcs:
+        base = pc.PAPER_MCS_SNR_DB.get(mcs)
+        if base is not None and not a.no_linksim:
+            lgrid = [base + d for d in LINKSIM_OFFSETS]
+            sims[mcs] = linksim(a.venv, mcs, lgrid, a.linksim_pdus * 8 * (a.bytes + 4), 8 * (a.bytes + 4),
+                                os.path.join(a.out, "phy_per_linksim.json"))
+            for esn0, per in sorted(sims[mcs].items()):
+                print(f"  linksim {mcs:10s} Es/N0 {esn0:5.1f} dB: {per:.3f}", flush=True)
+                rows.append({"mcs": mcs, "esn0_db": esn0, "per": None, "linksim_per": round(per, 4),
+                             "tdlc_per": None})
+    if a.linksim_only:
+        return
     for mcs in a.mcs:
         base = pc.PAPER_MCS_SNR_DB.get(mcs)
         grid = GRID.get(mcs) or [base - 1, base, base + 1, base + 2, base + 3]
@@ -103,17 +256,45 @@ def main():
             per = per_point(mcs, esn0, pdus, sent, seed=100 + i)
             curves[mcs][esn0] = per
             print(f"  PER {mcs:10s} Es/N0 {esn0:5.1f} dB: {per:.3f}", flush=True)
-        if base is not None and not a.no_linksim:
-            sims[mcs] = linksim(a.venv, mcs, grid, a.pdus * 8 * (a.bytes + 4), 8 * (a.bytes + 4))
-        for esn0, per in curves[mcs].items():
-            rows.append({"mcs": mcs, "esn0_db": esn0, "per": round(per, 4),
-                         "linksim_per": None if sims.get(mcs, {}).get(esn0) is None
-                         else round(sims[mcs][esn0], 4)})
-    print("\nSNR (Es/N0 per data subcarrier) at PER 1 %, CFO 0.1 subcarrier + 20 ppm SRO:")
-    print(f"{'mcs':12s} {'paper':>6s} {'gnuradio':>9s} {'linksim':>8s}")
+            rows.append({"mcs": mcs, "esn0_db": esn0, "per": round(per, 4), "linksim_per": None,
+                         "tdlc_per": None})
+    fading = {}
+    if not a.no_fading:
+        nf = a.fading_pdus or a.pdus
+        fpdus = random_pdus(nf, a.bytes, seed=12, min_len=a.bytes)
+        fsent = [bytes(pmt.u8vector_elements(pmt.cdr(p))) for p in fpdus]
+        for mcs in a.mcs:
+            base = pc.PAPER_MCS_SNR_DB.get(mcs)
+            if base is None:
+                continue
+            r = fading_per(mcs, base + a.fading_margin, fpdus, fsent, a.venv, seed=7, doppler=a.doppler,
+                           delay=str(a.delay_spread))
+            if r is not None:
+                fading[mcs] = r
+                print(f"  fading {mcs:10s} Es/N0 {base + a.fading_margin:5.1f} dB: PER {r[0]:.3f} "
+                      f"({r[1]:.2f} s of fading stream = {r[1] * a.doppler:.0f} Doppler periods)", flush=True)
+            rows.append({"mcs": mcs, "esn0_db": base + a.fading_margin, "per": None, "linksim_per": None,
+                         "tdlc_per": None if r is None else round(r[0], 4)})
+            if a.fading_diag:  # what costs: the fading statistics, or the channel changing within a burst
+                for model, dop, dly in (("tdl-c", 0.0, str(a.delay_spread)), ("rayleigh", a.doppler, "none")):
+                    d = fading_per(mcs, base + a.fading_margin, fpdus, fsent, a.venv, seed=7, model=model,
+                                   doppler=dop, delay=dly)
+                    if d is not None:
+                        print(f"    diagnostic {model} {dop:g} Hz: PER {d[0]:.3f}", flush=True)
+    print("\nSNR (Es/N0 per data subcarrier, dB) at PER 1 %, AWGN + CFO 0.1 subcarrier + 20 ppm SRO, "
+          f"{a.bytes}-byte PDUs, {a.pdus} per point; linksim = Sionna 5G LDPC at the paper preset's "
+          "modulation and rate (target: gnuradio - linksim <= 1.5 dB)")
+    print(f"{'mcs':12s} {'mod':>6s} {'rate':>5s} {'paper':>6s} {'gnuradio':>9s} {'linksim':>8s} {'diff':>6s} "
+          f"{'<=1.5':>5s} {'TDL-C PER at +' + format(a.fading_margin, 'g') + ' dB':>20s} {'<=1 %':>5s}")
     for mcs in a.mcs:
-        g, s = snr_at(curves[mcs]), snr_at(sims.get(mcs, {})) if sims.get(mcs) else None
-        print(f"{mcs:12s} {str(pc.PAPER_MCS_SNR_DB.get(mcs, '-')):>6s} {str(g):>9s} {str(s):>8s}")
+        g, sl = snr_at(curves[mcs]), snr_at(sims.get(mcs, {})) if sims.get(mcs) else None
+        diff = None if g is None or sl is None else round(g - sl, 2)
+        _, mod, rate = pc.MCS[mcs]
+        fd = fading.get(mcs)
+        print(f"{mcs:12s} {mod or 'qpsk':>6s} {rate:5.3f} {str(pc.PAPER_MCS_SNR_DB.get(mcs, '-')):>6s} "
+              f"{str(g):>9s} {str(sl):>8s} {str(diff):>6s} {'-' if diff is None else ('yes' if diff <= 1.5 else 'NO'):>5s} "
+              f"{'-' if fd is None else format(fd[0], '.3f'):>20s} "
+              f"{'-' if fd is None else ('yes' if fd[0] <= 0.01 else 'NO'):>5s}")
     with open(os.path.join(a.out, "phy_per.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
@@ -132,16 +313,21 @@ def main():
                 sp = sorted(sims[mcs].items())
                 ax.semilogy([p[0] for p in sp], [max(p[1], 1e-3) for p in sp], "x--", color=color,
                             label=f"{mcs} (linksim)")
+            if fading.get(mcs):
+                ax.semilogy([pc.PAPER_MCS_SNR_DB[mcs] + a.fading_margin], [max(fading[mcs][0], 1e-3)], "*",
+                            color=color, markersize=11, label=f"{mcs} (GNU Radio, TDL-C {a.doppler:g} Hz)")
         ax.axhline(0.01, color="grey", lw=0.8)
         ax.set_xlabel("Es/N0 per data subcarrier (dB)")
         ax.set_ylabel(f"PER ({a.bytes}-byte PDUs; 1e-3 = none lost)")
-        ax.set_title("OFDM PHY, AWGN + 0.1 subcarrier CFO + 20 ppm SRO")
+        ax.set_title("OFDM PHY: AWGN + 0.1 subcarrier CFO + 20 ppm SRO (o, x = Sionna linksim); * TDL-C")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
         fig.tight_layout()
         fig.savefig(os.path.join(a.out, "phy_per.png"), dpi=110)
     except ImportError:
         print("matplotlib missing: no plot")
+    if a.no_tput:
+        return
     print("\nThroughput (loopback, no channel, 1200-byte PDUs): MS/s wall, MS/s per CPU-second")
     for mcs in a.mcs:
         ms, mcpu, got = throughput(mcs, a.tput_pdus if mcs in ("none", "cc") else a.tput_pdus // 4, a.bytes)
