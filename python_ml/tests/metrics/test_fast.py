@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lgvsc.metrics.fast import QualityAccumulator, clip_quality, luma_bt601
+from lgvsc.metrics.fast import QualityAccumulator, _luma_centred, clip_quality, luma_bt601
 from lgvsc.metrics.reference import ffmpeg_luma_quality, reference_quality
 from lgvsc.samples import carphone_path
 from lgvsc.video import read_video
@@ -56,6 +56,9 @@ def test_luma_is_ffmpeg_bt601_on_every_colour():
     plane = g.pull().planes[0]
     y = np.frombuffer(plane, np.uint8).reshape(4096, plane.line_size)[:, :4096]
     assert np.array_equal(luma_bt601(img), y)
+    for rows in range(0, 4096, 1024):  # the scorer's float32 path (centred frame, one transform): the same
+        part = img[rows:rows + 1024].astype(np.float32) - 128
+        assert np.array_equal(_luma_centred(part), y[rows:rows + 1024])
 
 
 def test_streaming_in_chunks_equals_one_call_and_identity_is_perfect():
@@ -74,6 +77,21 @@ def test_streaming_in_chunks_equals_one_call_and_identity_is_perfect():
     assert same["ms_ssim"] == pytest.approx(1.0, abs=1e-6)
     py, _ = ffmpeg_luma_quality(ref[1:2], test[1:2])
     assert py[0] == 100.0  # FFmpeg says inf for identical frames; both cap it
+
+
+def test_scores_do_not_depend_on_the_scoring_threads():
+    ref, test = _pairs()["real"]
+    one = clip_quality(ref, test, threads=1)
+    for threads in (2, 3):
+        acc = QualityAccumulator(threads=threads)
+        for a, b in zip(ref, test, strict=True):
+            buf_a, buf_b = a.copy(), b.copy()
+            acc.add_frame(buf_a, buf_b)
+            buf_a[:] = 0  # the caller reuses its buffers at once: the accumulator copied them
+            buf_b[:] = 255
+        many = acc.result()
+        for key in ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "ms_ssim"):
+            np.testing.assert_array_equal(getattr(many, key), getattr(one, key), err_msg=f"{key}, {threads}")
 
 
 def test_bad_shapes_are_named_errors():
