@@ -70,7 +70,7 @@ class ofdm_burst_demod_impl : public ofdm_burst_demod
 
 public:
     ofdm_burst_demod_impl(const ofdm_phy_config& cfg, int payload_mod, int max_int_cfo, float thr)
-        : gr::sync_block("lgvsc_ofdm_burst_demod", io_signature::make(1, 1, sizeof(gr_complex)),
+        : gr::sync_block("ofdm_burst_demod", io_signature::make(1, 1, sizeof(gr_complex)),
                          io_signature::make(0, 0, 0)),
           d_l(cfg), d_payload_mod(payload_mod), d_maxq(max_int_cfo), d_thr(thr), d_fft(cfg.fft_len, 1)
     {

@@ -27,7 +27,7 @@ class ofdm_burst_mod_impl : public ofdm_burst_mod
 
 public:
     ofdm_burst_mod_impl(const ofdm_phy_config& cfg, int default_mcs, int payload_mod, int gap)
-        : gr::block("lgvsc_ofdm_burst_mod", io_signature::make(0, 0, 0), io_signature::make(0, 0, 0)),
+        : gr::block("ofdm_burst_mod", io_signature::make(0, 0, 0), io_signature::make(0, 0, 0)),
           d_l(cfg), d_default_mcs(default_mcs), d_payload_mod(payload_mod), d_gap(gap),
           d_ifft(cfg.fft_len, 1)
     {

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """OFDM burst receiver with a PDU output (GRC id ``lgvsc_ofdm_pdu_rx``)."""
 
-from gnuradio import blocks, gr
+from gnuradio import gr
 
 from . import phy_common as pc
 from .ofdm_pdu_tx import check_ofdm_args
@@ -24,7 +24,9 @@ class ofdm_pdu_rx(gr.hier_block2):
     integer CFO, fine timing, channel estimate from 3 training symbols smoothed across
     carriers, coded header with soft combining, pilot tracking of phase and phase slope,
     CSI-weighted LLRs, deinterleaver, gr-fec decoder of the MCS named in the header,
-    descrambler) -> crc_check -> rx_gate.  The receiver needs no MCS setting: every
+    descrambler) -> ``rx_gate`` (C++ ``pdu_rx_check``: CRC-32 check, metadata, counters,
+    drop on failure).  No tag_gate: the demodulator has no stream output, so no tag
+    of the input stream goes further.  The receiver needs no MCS setting: every
     burst's header names its own.
 
     Ports: stream in (complex64), message ``out`` (PDUs whose CRC passed, with
@@ -43,17 +45,9 @@ class ofdm_pdu_rx(gr.hier_block2):
         cfg = pc.ofdm_config(fft_len, cp_len, carrier_preset, mtu)
         self.message_port_register_hier_out("out")
         self.message_port_register_hier_out("status")
-        gate = blocks.tag_gate(gr.sizeof_gr_complex, False)
         self.demod = ofdm_burst_demod(cfg, pc.mod_id(payload_mod), MAX_INT_CFO, SYNC_THRESHOLD)
-        self.connect(self, gate, self.demod)
-        self.check = pc.crc_check()
-        self.check.set_log_level("info")  # it logs every CRC failure at debug; rx_gate counts them
-        demod = self.demod
-        self.gate = rx_gate("ofdm", pc.MCS[self.mcs][0], 0, mtu,
-                            extra=lambda: {"rx_detect": demod.detections(),
-                                           "rx_header_fail": demod.header_failures()})
-        self.msg_connect(self.demod, "out", self.check, "in")
-        self.msg_connect(self.check, "ok", self.gate, "ok")
-        self.msg_connect(self.check, "fail", self.gate, "fail")
+        self.connect(self, self.demod)
+        self.gate = rx_gate("ofdm", pc.MCS[self.mcs][0], 0, mtu, demod=self.demod)
+        self.msg_connect(self.demod, "out", self.gate, "in")
         self.msg_connect(self.gate, "out", self, "out")
         self.msg_connect(self.gate, "status", self, "status")

@@ -16,8 +16,8 @@ TO_STREAM_BUFFER = 1 << 18
 class ofdm_pdu_tx(gr.hier_block2):
     """PDUs in, complex baseband OFDM bursts out, each followed by ``gap`` zeros.
 
-    pdu_guard (keeps only the ``mcs`` metadata key) -> crc_append (CRC-32) ->
-    ``ofdm_burst_mod`` (C++: scrambler, gr-fec encoder of the PDU's MCS, bit
+    ``pdu_guard`` (C++ ``pdu_admit``: validation, counters, keeps only the ``mcs``
+    metadata key, appends CRC-32) -> ``ofdm_burst_mod`` (C++: scrambler, gr-fec encoder of the PDU's MCS, bit
     interleaver, preamble of 4 training symbols, CC-coded repeated header with
     length, counter, MCS and CRC-16, payload symbols with pilots, IFFT, CP, gap) ->
     ``pdu.pdu_to_tagged_stream`` (one ``packet_len`` tagged packet per burst).
@@ -51,8 +51,7 @@ class ofdm_pdu_tx(gr.hier_block2):
 
         self.message_port_register_hier_in("in")
         self.message_port_register_hier_out("status")
-        self.guard = pdu_guard(mtu, "ofdm_pdu_tx", keep_mcs=True)
-        self.crc = pc.crc_append()
+        self.guard = pdu_guard(mtu, "ofdm_pdu_tx", keep_mcs=True, crc=True)
         self.mod = ofdm_burst_mod(cfg, pc.MCS_NAMES.index(self.mcs), pc.mod_id(payload_mod), gap)
         self.to_stream = pdu.pdu_to_tagged_stream(gr.types.complex_t, LEN_KEY)
         longest = max(self.mod.burst_len(mtu + pc.CRC_LEN, m) for m in range(len(pc.MCS_NAMES)))
@@ -62,8 +61,7 @@ class ofdm_pdu_tx(gr.hier_block2):
         self.to_stream.set_min_output_buffer(max(TO_STREAM_BUFFER, 4 * longest))
         self.msg_connect(self, "in", self.guard, "in")
         self.msg_connect(self.guard, "status", self, "status")
-        self.msg_connect(self.guard, "out", self.crc, "in")
-        self.msg_connect(self.crc, "out", self.mod, "in")
+        self.msg_connect(self.guard, "out", self.mod, "in")
         self.msg_connect(self.mod, "out", self.to_stream, "pdus")
         self.connect(self.to_stream, self)
 

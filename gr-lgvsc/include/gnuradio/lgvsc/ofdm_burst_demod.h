@@ -3,6 +3,7 @@
 #define INCLUDED_LGVSC_OFDM_BURST_DEMOD_H
 
 #include <gnuradio/lgvsc/api.h>
+#include <gnuradio/lgvsc/burst_counters.h>
 #include <gnuradio/lgvsc/ofdm_phy_config.h>
 #include <gnuradio/sync_block.h>
 
@@ -21,7 +22,7 @@ namespace lgvsc {
  * packet_num, mcs, fec, snr_db, freq_offset.  Port "hdr_fail": a counter
  * message per detection whose header failed its CRC.
  */
-class LGVSC_API ofdm_burst_demod : virtual public gr::sync_block
+class LGVSC_API ofdm_burst_demod : virtual public gr::sync_block, public burst_counters
 {
 public:
     typedef std::shared_ptr<ofdm_burst_demod> sptr;

@@ -6,6 +6,8 @@
 
 #include <gnuradio/lgvsc/ofdm_burst_demod.h>
 #include <gnuradio/lgvsc/ofdm_burst_mod.h>
+#include <gnuradio/lgvsc/pdu_admit.h>
+#include <gnuradio/lgvsc/pdu_rx_check.h>
 
 namespace py = pybind11;
 using namespace gr::lgvsc;
@@ -45,4 +47,16 @@ PYBIND11_MODULE(lgvsc_python, m)
         .def("detections", &ofdm_burst_demod::detections)
         .def("header_failures", &ofdm_burst_demod::header_failures)
         .def("last_snr_db", &ofdm_burst_demod::last_snr_db);
+
+    py::class_<pdu_admit, gr::block, gr::basic_block, std::shared_ptr<pdu_admit>>(m, "pdu_admit")
+        .def(py::init(&pdu_admit::make), py::arg("mtu"), py::arg("label"), py::arg("seq_bytes"),
+             py::arg("keep_mcs"), py::arg("mcs_names"), py::arg("append_crc"), py::arg("status_interval") = 0.02)
+        .def("counters", &pdu_admit::counters);
+
+    py::class_<pdu_rx_check, gr::block, gr::basic_block, std::shared_ptr<pdu_rx_check>>(m, "pdu_rx_check")
+        .def(py::init(&pdu_rx_check::make), py::arg("phy"), py::arg("fec"), py::arg("fft_len"), py::arg("mtu"),
+             py::arg("seq_bytes"), py::arg("status_interval") = 0.02)
+        .def("set_demod", &pdu_rx_check::set_demod, py::arg("demod"))
+        .def("counters", &pdu_rx_check::counters)
+        .def("last_snr_db", &pdu_rx_check::last_snr_db);
 }
