@@ -7,6 +7,7 @@
 #include <gnuradio/fec/polar_decoder_sc_list.h>
 #include <gnuradio/fft/fft.h>
 #include <gnuradio/io_signature.h>
+#include <gnuradio/lgvsc/ldpc_5g.h>
 #include <gnuradio/lgvsc/ofdm_burst_demod.h>
 #include <algorithm>
 #include <atomic>
@@ -47,6 +48,7 @@ class ofdm_burst_demod_impl : public ofdm_burst_demod
     std::vector<gr::fec::generic_decoder::sptr> d_dec;
     gr::fec::generic_decoder::sptr d_hdr_dec;
     gr::fec::generic_encoder::sptr d_hdr_enc;
+    ldpc_5g d_ldpc;  // 5G NR LDPC (CODE_LDPC MCSs), layered min-sum, 20 iterations
     gr::fft::fft_complex_fwd d_fft;
     std::vector<gr_complex> d_train_td;  // conj-ready time-domain training
     int d_max_burst;
@@ -415,7 +417,7 @@ private:
         pmt::pmt_t meta = pmt::make_dict();
         meta = pmt::dict_add(meta, k_num, pmt::from_long(seq));
         meta = pmt::dict_add(meta, k_mcs, d_mcs_sym[mcs]);
-        static const char* fec_names[] = { "none", "cc", "polar" };
+        static const char* fec_names[] = { "none", "cc", "polar", "ldpc" };
         meta = pmt::dict_add(meta, k_fec, pmt::mp(fec_names[cfg.mcs_code[mcs]]));
         meta = pmt::dict_add(meta, k_snr, pmt::from_double(std::round(snr * 100) / 100));
         meta = pmt::dict_add(meta, k_freq, pmt::from_double(nu));
@@ -451,6 +453,11 @@ private:
         } else if (cfg.mcs_code[mcs] == CODE_CC) {
             out.resize(nb);
             viterbi(d_dec[mcs], cl.data(), (int)(2 * nb), out.data(), (int)nb);
+        } else if (cfg.mcs_code[mcs] == CODE_LDPC) {
+            // the max-log LLRs as demapped (channel-state weighted, positive = 1): min-sum
+            // is scale invariant, so no rescaling
+            out.resize(nb);
+            d_ldpc.decode_pdu(cl.data(), (long)nb, cfg.mcs_k[mcs], cfg.mcs_n[mcs], out.data());
         } else {
             int N = cfg.mcs_n[mcs], K = cfg.mcs_k[mcs];
             size_t ncw = (nb + K - 1) / K;

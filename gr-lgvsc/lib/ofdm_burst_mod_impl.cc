@@ -6,6 +6,7 @@
 #include <gnuradio/fec/polar_encoder.h>
 #include <gnuradio/fft/fft.h>
 #include <gnuradio/io_signature.h>
+#include <gnuradio/lgvsc/ldpc_5g.h>
 #include <gnuradio/lgvsc/ofdm_burst_mod.h>
 #include <cmath>
 #include <cstring>
@@ -20,6 +21,7 @@ class ofdm_burst_mod_impl : public ofdm_burst_mod
     uint16_t d_seq = 0;
     std::vector<gr::fec::generic_encoder::sptr> d_enc;
     gr::fec::generic_encoder::sptr d_hdr_enc;
+    ldpc_5g d_ldpc;  // 5G NR LDPC (CODE_LDPC MCSs)
     gr::fft::fft_complex_rev d_ifft;
     float d_scale;
     std::vector<gr_complex> d_train_td;
@@ -156,6 +158,9 @@ private:
             coded.resize(2 * info.size());
             d_enc[mcs]->set_frame_size(info.size());
             d_enc[mcs]->generic_work(info.data(), coded.data());
+        } else if (cfg.mcs_code[mcs] == CODE_LDPC) {
+            coded.resize(d_l.coded_bits((int)n, mcs));
+            d_ldpc.encode_pdu(info.data(), (long)info.size(), cfg.mcs_k[mcs], cfg.mcs_n[mcs], coded.data());
         } else {
             int N = cfg.mcs_n[mcs], K = cfg.mcs_k[mcs];
             size_t ncw = (info.size() + K - 1) / K;

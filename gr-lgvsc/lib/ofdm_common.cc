@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "ofdm_common.h"
+#include <gnuradio/lgvsc/ldpc_5g.h>
 #include <gnuradio/digital/crc.h>
 #include <algorithm>
 #include <cmath>
@@ -66,6 +67,10 @@ ofdm_layout::ofdm_layout(const ofdm_phy_config& c) : cfg(c)
             if (nn < 32 || (nn & (nn - 1)) || kk <= 0 || kk >= nn ||
                 (int)c.mcs_frozen[i].size() != nn - kk)
                 throw std::invalid_argument("bad polar code in the MCS table");
+        } else if (c.mcs_code[i] == CODE_LDPC) {
+            int num = c.mcs_k[i], den = c.mcs_n[i];
+            if (num < 1 || den < num || den > 64)
+                throw std::invalid_argument("bad LDPC rate (mcs_k / mcs_n) in the MCS table");
         } else if (c.mcs_code[i] != CODE_NONE && c.mcs_code[i] != CODE_CC) {
             throw std::invalid_argument("unknown code type in the MCS table");
         }
@@ -118,6 +123,8 @@ long ofdm_layout::coded_bits(int nbytes, int mcs) const
         long k = cfg.mcs_k[mcs];
         return ((bits + k - 1) / k) * cfg.mcs_n[mcs];
     }
+    case CODE_LDPC:
+        return ldpc_5g::coded_bits(bits, cfg.mcs_k[mcs], cfg.mcs_n[mcs]);
     default:
         return bits;
     }

@@ -13,7 +13,9 @@
 namespace gr {
 namespace lgvsc {
 
-enum { CODE_NONE = 0, CODE_CC = 1, CODE_POLAR = 2 };
+// CODE_LDPC: 5G NR LDPC (ldpc_5g.h); its MCS entry's mcs_k / mcs_n are the code rate's
+// numerator / denominator (e.g. 1 / 3), mcs_frozen is unused.
+enum { CODE_NONE = 0, CODE_CC = 1, CODE_POLAR = 2, CODE_LDPC = 3 };
 constexpr int HDR_BITS = 56;          // len 16 | seq 16 | mcs 8 | crc16 16
 constexpr int HDR_CODED = 2 * HDR_BITS;
 constexpr int HDR_MIN_REP = 6;        // coded header bits are repeated at least 6x (-2 dB, docs/PHY.md)

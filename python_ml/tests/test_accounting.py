@@ -199,10 +199,11 @@ def test_ofdm_pdu_tx_preset():
     cc = PhyDescription.ofdm_pdu_tx(mtu=200, fec_mode="cc", payload_mod="16qam")
     # rate 1/2 tail-biting: 2 * 204 B = 3,264 bits / (48 * 4) = 17 symbols.
     assert cc.samples_per_pdu(200) == 272 + (7 + 17) * 80 + 1024
-    polar = PhyDescription.ofdm_pdu_tx(mtu=1200, mcs="paper-10dB")
-    # 16-QAM, polar K 1365 of N 2048: 1204 B = 9,632 bits -> 8 blocks = 16,384 bits / 192 = 86 symbols.
-    assert (polar.bits_per_symbol, polar.polar_n) == (4, 2048)
-    assert polar.samples_per_pdu(1200) == 272 + (7 + 86) * 80 + 1024
+    ldpc = PhyDescription.ofdm_pdu_tx(mtu=1200, mcs="paper-10dB")
+    # 16-QAM, 5G LDPC rate 2/3: 1204 B = 9,632 bits -> 2 BG1 segments of 4,816 bits, 7,224 coded bits each
+    # = 14,448 bits / 192 = 76 symbols (75.25 rounded up).
+    assert (ldpc.bits_per_symbol, ldpc.polar_n, ldpc.ldpc) == (4, 0, True)
+    assert ldpc.samples_per_pdu(1200) == 272 + (7 + 76) * 80 + 1024
     with pytest.raises(ValueError, match="MCS"):
         PhyDescription.ofdm_pdu_tx(mcs="paper-1dB")
     with pytest.raises(ValueError, match="fec"):

@@ -8,6 +8,7 @@ gr-pdu block; this module only chooses parameters.
 """
 
 import contextlib
+import fractions
 import functools
 import io
 import math
@@ -28,6 +29,8 @@ __all__ = [
     "POLAR_LIST",
     "POLAR_N",
     "esn0_to_sample_snr_db",
+    "ldpc_coded_bits",
+    "ldpc_rate",
     "mcs_for_snr",
     "ofdm_burst_samples",
     "ofdm_points",
@@ -77,18 +80,39 @@ POLAR_LIST = 4
 MCS = {
     "none": ("none", None, 1.0),
     "cc": ("cc", None, 0.5),
-    "paper-0dB": ("polar", "qpsk", 1 / 3),
-    "paper-2dB": ("polar", "qpsk", 1 / 2),
-    "paper-4dB": ("polar", "qpsk", 2 / 3),
-    "paper-6dB": ("polar", "qpsk", 3 / 4),
-    "paper-8dB": ("polar", "16qam", 1 / 2),
-    "paper-10dB": ("polar", "16qam", 2 / 3),
+    "paper-0dB": ("ldpc", "qpsk", 1 / 3),
+    "paper-2dB": ("ldpc", "qpsk", 1 / 2),
+    "paper-4dB": ("ldpc", "qpsk", 2 / 3),
+    "paper-6dB": ("ldpc", "qpsk", 3 / 4),
+    "paper-8dB": ("ldpc", "16qam", 1 / 2),
+    "paper-10dB": ("ldpc", "16qam", 2 / 3),
 }
 MCS_NAMES = tuple(MCS)
 # The paper's SNR (Es/N0 per data subcarrier, dB) of each preset.
 PAPER_MCS_SNR_DB = {"paper-0dB": 0.0, "paper-2dB": 2.0, "paper-4dB": 4.0, "paper-6dB": 6.0,
                     "paper-8dB": 8.0, "paper-10dB": 10.0}
-_CODE_IDS = {"none": 0, "cc": 1, "polar": 2}
+_CODE_IDS = {"none": 0, "cc": 1, "polar": 2, "ldpc": 3}
+
+
+def ldpc_rate(rate):
+    """(numerator, denominator) of an LDPC MCS's code rate, as the C++ table takes it."""
+    f = fractions.Fraction(rate).limit_denominator(64)
+    if not 0 < f <= 1:
+        raise ValueError(f"LDPC code rate {rate} outside (0, 1]")
+    return f.numerator, f.denominator
+
+
+def ldpc_coded_bits(nbits, rate):
+    """Coded bits of a ``nbits``-bit PDU in the 5G NR LDPC of gr-lgvsc/lib/ldpc_5g.cc (its
+    ``ldpc_5g::coded_bits``; qa_ldpc checks the two agree): base graph by the 5G rule, C =
+    ceil(B / Kcb) segments of B/C bits (the first B mod C one more), ceil(k den / num) coded
+    bits each."""
+    num, den = ldpc_rate(rate)
+    r = num / den
+    bg2 = nbits <= 292 or (nbits <= 3824 and r <= 0.67) or r <= 0.25
+    kcb = 3840 if bg2 else 8448
+    c = -(-nbits // kcb)
+    return sum(-(-(nbits // c + (i < nbits % c)) * den // num) for i in range(c))
 
 
 def resolve_mcs(mcs, fec_mode):
@@ -158,6 +182,8 @@ def ofdm_burst_samples(nbytes, mcs, payload_mod="qpsk", fft_len=64, cp_len=16, c
     elif code == "polar":
         k = polar_k(rate)
         coded = -(-bits // k) * POLAR_N
+    elif code == "ldpc":
+        coded = ldpc_coded_bits(bits, rate)
     else:
         coded = bits
     bps = CONSTELLATIONS[mod or payload_mod]().bits_per_symbol()
@@ -217,6 +243,11 @@ def ofdm_config(fft_len, cp_len, carrier_preset, mtu):
             ns.append(POLAR_N)
             ks.append(polar_k(rate))
             frozen.append(list(_frozen_cached(name)))
+        elif code == "ldpc":  # the C++ table takes the rate as numerator (k) / denominator (n)
+            num, den = ldpc_rate(rate)
+            ns.append(den)
+            ks.append(num)
+            frozen.append([])
         else:
             ns.append(0)
             ks.append(0)

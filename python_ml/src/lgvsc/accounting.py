@@ -35,6 +35,7 @@ __all__ = [
     "OFDM_MCS",
     "OFDM_MCS_NAMES",
     "OFDM_POLAR_N",
+    "ldpc_coded_bits",
     "MODULATION_BITS",
     "PaperPreset",
     "PAPER_PRESETS",
@@ -194,20 +195,40 @@ def payload_bits_for_cbr(
 #: The GNU Radio OFDM PHY's MCS table (gr-lgvsc ``phy_common.MCS``, docs/PHY.md), mirrored because the ML
 #: side cannot import GNU Radio: name -> (code, modulation or None = the PHY's payload modulation, code rate).
 #: "none"/"cc" are the two earlier modes; the paper presets are the paper's modulation and code rate with
-#: gr-fec's polar code (N :data:`OFDM_POLAR_N`), not Sionna's 5G LDPC.  `lgvsc loopback --mcs` also takes
-#: "auto".  tests/test_accounting.py checks this table and the burst length against the radio side.
+#: the 5G NR LDPC code (gr-lgvsc/lib/ldpc_5g.cc, the code of Sionna's LDPC5GEncoder; segmentation and coded
+#: length: :func:`ldpc_coded_bits`).  `lgvsc loopback --mcs` also takes "auto".  tests/test_accounting.py
+#: checks this table and the burst length against the radio side.
 OFDM_MCS: dict[str, tuple[str, str | None, float]] = {
     "none": ("none", None, 1.0),
     "cc": ("cc", None, 0.5),
-    "paper-0dB": ("polar", "qpsk", 1 / 3),
-    "paper-2dB": ("polar", "qpsk", 1 / 2),
-    "paper-4dB": ("polar", "qpsk", 2 / 3),
-    "paper-6dB": ("polar", "qpsk", 3 / 4),
-    "paper-8dB": ("polar", "16qam", 1 / 2),
-    "paper-10dB": ("polar", "16qam", 2 / 3),
+    "paper-0dB": ("ldpc", "qpsk", 1 / 3),
+    "paper-2dB": ("ldpc", "qpsk", 1 / 2),
+    "paper-4dB": ("ldpc", "qpsk", 2 / 3),
+    "paper-6dB": ("ldpc", "qpsk", 3 / 4),
+    "paper-8dB": ("ldpc", "16qam", 1 / 2),
+    "paper-10dB": ("ldpc", "16qam", 2 / 3),
 }
 OFDM_MCS_NAMES = tuple(OFDM_MCS)
 OFDM_POLAR_N = 2048  # phy_common.POLAR_N
+
+
+def ldpc_coded_bits(payload_bits: int, code_rate: float) -> int:
+    """Coded bits of a ``payload_bits`` PDU in the OFDM PHY's 5G NR LDPC (gr-lgvsc ``phy_common.ldpc_coded_bits``
+    / C++ ``ldpc_5g::coded_bits``): base graph by the 5G rule (BG2 for <= 292 bits, <= 3824 bits at rate
+    <= 0.67, or rate <= 1/4; else BG1), ``C = ceil(B / Kcb)`` segments (Kcb 8448 / 3840) of ``B / C`` bits,
+    each sending ``ceil(k / rate)`` bits (rate as a fraction num/den, den <= 64).  The rate actually used is
+    ``payload_bits / ldpc_coded_bits(...)`` (the nominal rate up to one bit per segment)."""
+    from fractions import Fraction
+
+    f = Fraction(code_rate).limit_denominator(64)
+    if not 0 < f <= 1 or payload_bits < 1:
+        raise ValueError(f"bad LDPC rate {code_rate} or size {payload_bits}")
+    num, den = f.numerator, f.denominator
+    r = num / den
+    bg2 = payload_bits <= 292 or (payload_bits <= 3824 and r <= 0.67) or r <= 0.25
+    kcb = 3840 if bg2 else 8448
+    c = -(-payload_bits // kcb)
+    return sum(-(-(payload_bits // c + (i < payload_bits % c)) * den // num) for i in range(c))
 # The burst PHY's coded header: >= 6 copies of the rate-1/2 CC-coded 56-bit header, QPSK (phy_common).
 _OFDM_HEADER_CODED_BITS = 6 * 112
 
@@ -252,6 +273,7 @@ class PhyDescription:
         ``header_symbols`` (the burst PHY's CP + 4 training symbols share one cyclic prefix)
     :param polar_n: > 0: the payload is coded in whole polar blocks of ``polar_n`` bits carrying
         ``round(polar_n * code_rate)`` bits each (gr-fec polar, the last block zero-padded)
+    :param ldpc: the payload is coded by the OFDM PHY's 5G NR LDPC at ``code_rate`` (:func:`ldpc_coded_bits`)
     """
 
     name: str = "gr-digital ofdm_tx defaults"
@@ -271,6 +293,7 @@ class PhyDescription:
     sample_rate: float = 1e6
     preamble_samples: int = 0
     polar_n: int = 0
+    ldpc: bool = False
 
     def __post_init__(self) -> None:
         if self.fft_len < 1 or self.cp_len < 0:
@@ -307,7 +330,7 @@ class PhyDescription:
         """Our ``lgvsc_ofdm_pdu_tx`` burst PHY (docs/PHY.md) sending ``mcs`` (default: the one ``fec_mode`` maps onto).
 
         Mirrors gr-lgvsc ``phy_common.ofdm_burst_samples``: CRC32, the MCS's code (none, rate-1/2
-        tail-biting CC, or polar blocks of N 2048), one cyclic prefix + 4 training symbols, the coded
+        tail-biting CC, or 5G NR LDPC segments), one cyclic prefix + 4 training symbols, the coded
         header's QPSK symbols, the payload symbols, ``gap`` zero samples after every burst.
         """
         if fec_mode not in ("none", "cc"):
@@ -332,6 +355,7 @@ class PhyDescription:
             sample_rate=sample_rate,
             preamble_samples=cp_len + 4 * fft_len,
             polar_n=OFDM_POLAR_N if code == "polar" else 0,
+            ldpc=code == "ldpc",
         )
 
     def sample_snr_db(self, esn0_db: float) -> float:
@@ -359,6 +383,8 @@ class PhyDescription:
         if self.polar_n:
             block = (int(round(self.polar_n * self.code_rate)), self.polar_n)
             bits = coded_bits(info, block=block) + self.fec_tail_bits
+        elif self.ldpc:
+            bits = ldpc_coded_bits(info, self.code_rate) + self.fec_tail_bits
         else:
             bits = coded_bits(info, self.code_rate) + self.fec_tail_bits
         return -(-bits // (self.data_carriers * self.bits_per_symbol))

@@ -26,10 +26,10 @@ struct LGVSC_API ofdm_phy_config {
     //! constellations (unit power, index = bits MSB first); index = modulation id
     std::vector<std::vector<gr_complex>> constellations;
     std::vector<std::string> mcs_names;     //!< MCS id -> name
-    std::vector<int> mcs_code;              //!< 0 none, 1 cc (rate 1/2 K=7), 2 polar
+    std::vector<int> mcs_code;              //!< 0 none, 1 cc (rate 1/2 K=7), 2 polar, 3 ldpc (5G NR)
     std::vector<int> mcs_mod;               //!< modulation id, -1 = the block's payload modulation
-    std::vector<int> mcs_n;                 //!< polar block length N (0 otherwise)
-    std::vector<int> mcs_k;                 //!< polar information bits K (0 otherwise)
+    std::vector<int> mcs_n;                 //!< polar block length N; ldpc: rate denominator (0 otherwise)
+    std::vector<int> mcs_k;                 //!< polar information bits K; ldpc: rate numerator (0 otherwise)
     std::vector<std::vector<int>> mcs_frozen; //!< polar frozen bit positions
     int polar_list = 4;                     //!< SC-list size of the polar decoder
     int header_mod = 1;                     //!< modulation id of the coded header

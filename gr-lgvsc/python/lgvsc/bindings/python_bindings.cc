@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <gnuradio/lgvsc/ldpc_5g.h>
 #include <gnuradio/lgvsc/ofdm_burst_demod.h>
 #include <gnuradio/lgvsc/ofdm_burst_mod.h>
 #include <gnuradio/lgvsc/pdu_admit.h>
@@ -50,6 +51,35 @@ PYBIND11_MODULE(lgvsc_python, m)
 
     py::class_<pdu_admit, gr::block, gr::basic_block, std::shared_ptr<pdu_admit>>(m, "pdu_admit")
         .def(py::init(&pdu_admit::make), py::arg("mtu"), py::arg("label"), py::arg("seq_bytes"),
+    // 5G NR LDPC codec (tests, Sionna cross-check, the ML side's rate accounting)
+    py::class_<ldpc_5g>(m, "ldpc_5g")
+        .def(py::init<int, float>(), py::arg("max_iter") = 20, py::arg("alpha") = 0.75f)
+        .def_static("select_bg", &ldpc_5g::select_bg, py::arg("k"), py::arg("r"))
+        .def_static("lifting", [](int k, int bg) { int z, ils; ldpc_5g::select_lifting(k, bg, z, ils);
+                                                   return std::make_pair(z, ils); }, py::arg("k"), py::arg("bg"))
+        .def_static("plan", [](long nbits, int num, int den) {
+                        std::vector<std::tuple<int, int, int>> out;
+                        for (auto& s : ldpc_5g::plan(nbits, num, den))
+                            out.emplace_back(s.k, s.e, s.bg);
+                        return out; }, py::arg("nbits"), py::arg("num"), py::arg("den"))
+        .def_static("coded_bits", &ldpc_5g::coded_bits, py::arg("nbits"), py::arg("num"), py::arg("den"))
+        .def("encode", &ldpc_5g::encode_v, py::arg("info"), py::arg("e"), py::arg("bg") = 0,
+             py::call_guard<py::gil_scoped_release>())
+        .def("decode", &ldpc_5g::decode_v, py::arg("llr"), py::arg("k"), py::arg("bg") = 0,
+             py::call_guard<py::gil_scoped_release>())
+        .def("encode_pdu", [](ldpc_5g& c, const std::vector<uint8_t>& bits, int num, int den) {
+                 std::vector<uint8_t> out(ldpc_5g::coded_bits((long)bits.size(), num, den));
+                 c.encode_pdu(bits.data(), (long)bits.size(), num, den, out.data());
+                 return out; }, py::arg("bits"), py::arg("num"), py::arg("den"))
+        .def("decode_pdu", [](ldpc_5g& c, const std::vector<float>& llr, long nbits, int num, int den) {
+                 if ((long)llr.size() != ldpc_5g::coded_bits(nbits, num, den))
+                     throw std::invalid_argument("decode_pdu: llr length != coded_bits(nbits, num, den)");
+                 std::vector<uint8_t> out(nbits);
+                 int failed = c.decode_pdu(llr.data(), nbits, num, den, out.data());
+                 return std::make_pair(out, failed); }, py::arg("llr"), py::arg("nbits"), py::arg("num"),
+             py::arg("den"))
+        .def("last_iterations", &ldpc_5g::last_iterations);
+
              py::arg("keep_mcs"), py::arg("mcs_names"), py::arg("append_crc"), py::arg("status_interval") = 0.02)
         .def("counters", &pdu_admit::counters);
 

@@ -301,7 +301,7 @@ def _h26x_table(rows: list[dict[str, Any]], config: EvalConfig) -> tuple[list[st
 
 def _transport_line(config: EvalConfig, design: str) -> str:
     if config.transport == "phy":
-        fec = ("MCS per cell: the highest paper preset (gr-fec polar N 2048) whose SNR <= the cell's SNR"
+        fec = ("MCS per cell: the highest paper preset (5G NR LDPC, gr-lgvsc) whose SNR <= the cell's SNR"
                if config.phy == "ofdm" and config.mcs == "auto" else
                f"MCS {config.mcs}" if config.phy == "ofdm" and config.mcs not in ("none", "cc") else
                "no FEC" if config.fec == "none" else "rate-1/2 convolutional code (gr-fec)")
