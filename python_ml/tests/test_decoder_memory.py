@@ -10,7 +10,7 @@ import weakref
 import numpy as np
 
 from lgvsc.backends.classical_generator import FlowInterpolationGenerator
-from lgvsc.decoder import KEYFRAME_WINDOW, MAX_CHUNK_BYTES, SegmentDecoder, SemanticDecoder
+from lgvsc.decoder import KEYFRAME_WINDOW, MAX_CHUNK_BYTES, PIECE_FRAMES, SegmentDecoder, SemanticDecoder
 from lgvsc.stream import Keyframe, Segment, SemanticStream, VideoInfo
 
 
@@ -57,3 +57,35 @@ def test_big_geometry_gets_short_chunks():
     assert dec.max_chunk_frames * 4096 * 4096 * 3 <= MAX_CHUNK_BYTES
     assert 2 <= dec.max_chunk_frames <= 5
     assert SegmentDecoder(VideoInfo(576, 320, 24, 1, 100), FlowInterpolationGenerator()).max_chunk_frames == 240
+
+
+class TrackingGenerator(FlowInterpolationGenerator):
+    """The classical generator, counting the frames of its pieces alive at once."""
+
+    def __init__(self):
+        super().__init__()
+        self.alive: list[weakref.ref] = []
+        self.most_frames = 0
+
+    def generate_pieces(self, request, max_frames):
+        for piece in super().generate_pieces(request, max_frames):
+            self.alive = [r for r in self.alive if r() is not None] + [weakref.ref(piece)]
+            self.most_frames = max(self.most_frames, sum(len(r()) for r in self.alive if r() is not None))
+            yield piece
+
+
+def test_a_long_segment_is_held_a_piece_at_a_time():
+    """A 600-frame segment (chunks of 240) streams in pieces: a few PIECE_FRAMES held, not a chunk or the segment;
+    the frames are those of one whole-chunk generation."""
+    a = np.zeros((16, 32, 3), np.uint8)
+    b = np.full((16, 32, 3), 200, np.uint8)
+    gen = TrackingGenerator()
+    dec = SegmentDecoder(VideoInfo(32, 16, 24, 1, 600), gen)
+    n = 0
+    for chunk in dec.iter_segment(0, 599, a, b):
+        n += len(chunk)
+    assert n == 600
+    assert gen.most_frames <= 3 * PIECE_FRAMES, gen.most_frames
+    whole = SegmentDecoder(VideoInfo(32, 16, 24, 1, 600), FlowInterpolationGenerator())
+    whole.piece_frames = whole.max_chunk_frames
+    assert np.array_equal(dec.decode_segment(0, 599, a, b), whole.decode_segment(0, 599, a, b))

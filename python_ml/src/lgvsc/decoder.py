@@ -44,7 +44,7 @@ from lgvsc.backends.classical_generator import interpolate_at
 from lgvsc.backends.classical_keyframe import keyframe_codec_for
 from lgvsc.stream import REFINEMENT_CODEC, Keyframe, Segment, SemanticStream, VideoInfo
 
-__all__ = ["GREY", "DecodeReport", "SegmentDecoder", "SemanticDecoder", "MAX_FRAMES", "MAX_PIXELS", "keep_tail",
+__all__ = ["GREY", "DecodeReport", "SegmentDecoder", "SemanticDecoder", "MAX_FRAMES", "MAX_PIXELS", "PIECE_FRAMES", "keep_tail",
            "declare_keyframes"]
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,9 @@ GREY = 128
 MAX_FRAMES = 24 * 3600 * 2  # two hours at 24 fps
 MAX_PIXELS = 4096 * 4096
 MAX_CHUNK_FRAMES = 240  # a longer segment is generated in chunks (bounded memory)
+#: Frames per piece when the generator makes a chunk piece by piece (the classical one does): what the decoder
+#: holds at once, whatever a segment's length (a short clip's segments and a long one's cost the same).
+PIECE_FRAMES = 16
 #: A chunk never holds more than this many bytes of frames (fewer frames per chunk for big geometries).
 MAX_CHUNK_BYTES = 256 * 1024 * 1024
 #: Boundary (key)frames held at once while frames are generated: decoded when first needed, dropped after.
@@ -119,6 +122,12 @@ def keep_tail(tail: np.ndarray | None, frames: np.ndarray, n: int) -> np.ndarray
     return out.copy() if len(out) else (None if tail is None else np.asarray(tail)[-n:])
 
 
+def _pieces(generator: SegmentGenerator, req: SegmentRequest, n: int) -> Iterator[np.ndarray]:
+    """``generator``'s frames for ``req`` in pieces (one array from a generator that has no ``generate_pieces``)."""
+    pieces = getattr(generator, "generate_pieces", None)
+    return pieces(req, n) if pieces is not None else iter([generator.generate(req)])
+
+
 class SegmentDecoder:
     """Incremental decoding: keyframes as they arrive, segments as soon as both ends are decoded.
 
@@ -148,6 +157,8 @@ class SegmentDecoder:
         # the cap on a chunk's bytes, checked before anything is allocated (4096x4096 frames: 5 per chunk)
         frame_bytes = video.width * video.height * 3
         self.max_chunk_frames = max(2, min(int(max_chunk_frames), MAX_CHUNK_BYTES // frame_bytes))
+        #: frames per piece asked of a generator that streams (:meth:`SegmentGenerator.generate_pieces`)
+        self.piece_frames = max(1, min(PIECE_FRAMES, self.max_chunk_frames))
 
     def codec(self, codec_id: str) -> KeyframeCodec:
         """The codec for ``codec_id`` (given ones first, then the classical ones); ``ValueError`` if unknown."""
@@ -214,13 +225,25 @@ class SegmentDecoder:
                                  prev_tail=prev_tail, fps=self.video.fps,
                                  refinements=[(i - a, refs[i]) for i in sorted(refs) if a < i < b],
                                  segment_index=segment_index, chunk_index=k)
-            out = np.asarray(self.generator.generate(req))
-            if out.shape != (b - a + 1, *shape) or out.dtype != np.uint8:
-                raise RuntimeError(f"generator {self.generator.name} returned {out.shape} {out.dtype}, "
-                                   f"expected {(b - a + 1, *shape)} uint8")
-            yield out if k == 0 else out[1:]
-            # the next piece's tail: what was emitted up to its first frame (out[0] repeats the tail's last)
-            prev_tail = keep_tail(prev_tail, out if prev_tail is None else out[1:], keep)
+            # The generator's frames come in pieces of at most PIECE_FRAMES where it can make them so
+            # (the classical one), else as one array: what is held is a piece, not the chunk.
+            m, got = b - a + 1, 0
+            for out in _pieces(self.generator, req, self.piece_frames):
+                out = np.asarray(out)
+                if (out.ndim != 4 or out.shape[1:] != shape or out.dtype != np.uint8 or not 0 < len(out) <= m - got):
+                    raise RuntimeError(f"generator {self.generator.name} returned {out.shape} {out.dtype}, "
+                                       f"expected {(m, *shape)} uint8")
+                # out[0] of a chunk after the first repeats the previous chunk's last frame
+                emit = out[1:] if got == 0 and k > 0 else out
+                # the next chunk's tail: what was emitted up to its first frame (out[0] repeats the tail's last)
+                tail_part = out[1:] if got == 0 and prev_tail is not None else out
+                got += len(out)
+                if len(emit):
+                    yield emit
+                prev_tail = keep_tail(prev_tail, tail_part, keep) if len(tail_part) else prev_tail
+                del out, emit, tail_part  # the piece is the caller's now
+            if got != m:
+                raise RuntimeError(f"generator {self.generator.name} returned {got} frames, expected {m}")
             left = right
 
     def decode_segment(self, start_frame: int, end_frame: int, first: np.ndarray, last: np.ndarray,

@@ -44,3 +44,20 @@ def test_cut_between_keyframes_is_held_not_faded():
     out = FlowInterpolationGenerator().generate(SegmentRequest(a, b, num_frames=20, fps=24))
     assert np.array_equal(out[10], a) and np.array_equal(out[-2], b)
     assert sum(np.array_equal(f, a) for f in out) == 18  # switch 2 frames (half a candidate step) before the end
+
+
+@pytest.mark.parametrize("piece", [1, 4, 16, 100])
+def test_pieces_are_generate_in_order(image, piece):
+    """generate_pieces (what the decoder streams) gives generate's frames exactly: flow, cut, refinements."""
+    gen = FlowInterpolationGenerator()
+    last = np.roll(image, 8, axis=1)
+    other = np.ascontiguousarray(image[::-1])  # a different scene: held and cut
+    reqs = [SegmentRequest(image, last, num_frames=37), SegmentRequest(image, image.copy(), num_frames=9),
+            SegmentRequest(image, other, num_frames=30), SegmentRequest(image, last, num_frames=2),
+            SegmentRequest(image, last, num_frames=41,
+                           refinements=[(5, np.roll(image, 1, axis=1)), (6, np.roll(image, 2, axis=1)),
+                                        (30, np.roll(image, 6, axis=1))])]
+    for req in reqs:
+        pieces = list(gen.generate_pieces(req, piece))
+        assert all(0 < len(p) <= piece for p in pieces)
+        assert np.array_equal(np.concatenate(pieces), gen.generate(req))

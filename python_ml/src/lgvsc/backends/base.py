@@ -10,7 +10,7 @@ embedded default) and a Hugging Face one (``from_pretrained``). Frames are
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -164,3 +164,9 @@ class SegmentGenerator(ABC):
     @abstractmethod
     def generate(self, request: SegmentRequest) -> np.ndarray:
         """Return ``(num_frames, H, W, 3)`` uint8, frame 0 ~ first keyframe, frame -1 ~ last keyframe."""
+
+    def generate_pieces(self, request: SegmentRequest, max_frames: int) -> Iterator[np.ndarray]:
+        """:meth:`generate`'s frames as consecutive pieces of at most ``max_frames`` frames where the
+        generator can make them that way (the classical one: each frame depends only on the keyframes),
+        so a caller holds a piece, not the segment. This default yields :meth:`generate`'s array whole."""
+        yield np.asarray(self.generate(request))

@@ -29,6 +29,7 @@ passes exactly through every refinement frame.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -179,6 +180,50 @@ class FlowInterpolationGenerator(SegmentGenerator):
         if num_frames > 2 and self.is_cut(first, last):
             return hold_and_cut(first, last, num_frames, fps)
         return interpolate(first, last, num_frames, self.flow_scale)
+
+    def _span_frames(self, first: np.ndarray, last: np.ndarray, num_frames: int, fps: float) -> Iterator[np.ndarray]:
+        """The frames of :meth:`_span`, one at a time (the flows are computed once, each frame on demand)."""
+        if num_frames == 1:
+            yield first
+            return
+        if num_frames > 2 and self.is_cut(first, last):
+            tail = max(1, max(1, int(0.2 * fps)) // 2)
+            switch = max(1, num_frames - tail)
+            for k in range(num_frames):
+                yield first if k < switch else last
+            return
+        yield first
+        if num_frames > 2:
+            if np.array_equal(first, last):
+                for _ in range(num_frames - 2):
+                    yield first
+            else:
+                f01, f10 = _flows(first, last, self.flow_scale)
+                for i in range(1, num_frames - 1):
+                    yield _warp_blend(first, last, f01, f10, i / (num_frames - 1))
+        yield last
+
+    def generate_pieces(self, request: SegmentRequest, max_frames: int) -> Iterator[np.ndarray]:
+        """:meth:`generate`'s frames, the same values, in pieces of at most ``max_frames`` frames (each made
+        when asked for), so the decoder never holds a whole segment."""
+        max_frames = max(1, int(max_frames))
+        anchors = [(0, request.first), *getattr(request, "refinements", ()), (request.num_frames - 1, request.last)]
+
+        def frames() -> Iterator[np.ndarray]:
+            for s, ((a, fa), (b, fb)) in enumerate(zip(anchors, anchors[1:], strict=False)):
+                it = self._span_frames(fa, fb, b - a + 1, request.fps)
+                if s:
+                    next(it)  # the anchor shared with the previous span: its frame is the same
+                yield from it
+
+        left = request.num_frames
+        it = frames()
+        while left:
+            piece = np.empty((min(max_frames, left), *request.first.shape), np.uint8)
+            for k in range(len(piece)):
+                piece[k] = next(it)
+            left -= len(piece)
+            yield piece
 
     def generate(self, request: SegmentRequest) -> np.ndarray:
         refs = getattr(request, "refinements", ())
