@@ -20,6 +20,7 @@ Usage: .venv/bin/python bench/eval_wall_time.py [--scoring] [--reps N] [--seeds 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -28,15 +29,11 @@ from pathlib import Path
 TARGET_S = 600.0
 
 
-def _median_time(fn, reps: int) -> float:
-    import statistics
-
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+def _timed(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process, all its threads) of one call of ``fn``."""
+    t, c = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t, time.process_time() - c
 
 
 def _old_score_and_render(src, recon_path: Path, out: Path) -> None:
@@ -89,24 +86,37 @@ def scoring_bench(reps: int) -> None:
         def new_metrics():
             clip_quality(src, recon)
 
-        t_old = t_new = t_old_lb = t_new_lb = 0.0
-        olds, news, olds_lb, news_lb = [], [], [], []
+        sides = {"old": old_metrics, "new": new_metrics,
+                 "old_lb": lambda: _old_score_and_render(src, recon_path, out),
+                 "new_lb": lambda: _new_score_and_render(src, recon_path, out)}
+        wall: dict[str, list[float]] = {k: [] for k in sides}
+        cpu: dict[str, list[float]] = {k: [] for k in sides}
+        load0 = os.getloadavg()[0]
         for _ in range(reps):  # interleaved: the same machine load for both sides
-            olds.append(_median_time(old_metrics, 1))
-            news.append(_median_time(new_metrics, 1))
-            olds_lb.append(_median_time(lambda: _old_score_and_render(src, recon_path, out), 1))
-            news_lb.append(_median_time(lambda: _new_score_and_render(src, recon_path, out), 1))
-        t_old, t_new = float(np.median(olds)), float(np.median(news))
-        t_old_lb, t_new_lb = float(np.median(olds_lb)), float(np.median(news_lb))
+            for k, fn in sides.items():
+                w, c = _timed(fn)
+                wall[k].append(w)
+                cpu[k].append(c)
+        load1 = os.getloadavg()[0]
+        med = {k: float(np.median(v)) for k, v in wall.items()}
+        cmed = {k: float(np.median(v)) for k, v in cpu.items()}
+        t_old, t_new, t_old_lb, t_new_lb = med["old"], med["new"], med["old_lb"], med["new_lb"]
         fast = clip_quality(src, recon)
         ref = frame_quality(src, recon)
         py, sy = ffmpeg_luma_quality(src, recon)
         ms = ms_ssim_clip(src, recon).values
-    print(f"scoring {len(src)} frames {src.shape[2]}x{src.shape[1]}, {reps} interleaved repetitions (median):")
+    from lgvsc.metrics.fast import default_threads
+
+    print(f"scoring {len(src)} frames {src.shape[2]}x{src.shape[1]}, {reps} interleaved repetitions (median), "
+          f"{os.cpu_count()} CPUs, load average {load0:.1f} -> {load1:.1f}, scoring threads {default_threads()}:")
     print(f"  eval metrics (PSNR, SSIM, MS-SSIM): reference {t_old:.2f} s, fast {t_new:.2f} s (PSNR/SSIM on Y "
-          f"and RGB, MS-SSIM): ratio {t_old / t_new:.1f}x (target >= 10x)")
+          f"and RGB, MS-SSIM): ratio {t_old / t_new:.1f}x (target >= 10x); CPU seconds {cmed['old']:.2f} vs "
+          f"{cmed['new']:.2f}: {cmed['old'] / cmed['new']:.1f}x")
     print(f"  loopback score and render: previous {t_old_lb:.2f} s, one pass {t_new_lb:.2f} s: ratio "
-          f"{t_old_lb / t_new_lb:.1f}x (target <= 3 s: {'met' if t_new_lb <= 3.0 else 'NOT met'})")
+          f"{t_old_lb / t_new_lb:.1f}x (target <= 3 s: {'met' if t_new_lb <= 3.0 else 'NOT met'}); CPU seconds "
+          f"{cmed['old_lb']:.2f} vs {cmed['new_lb']:.2f}")
+    print("  every repetition (wall s): " + "; ".join(f"{k} " + " ".join(f"{x:.2f}" for x in v)
+                                                      for k, v in wall.items()))
     print(f"  max |fast - reference|: PSNR-RGB {np.abs(fast.psnr_rgb - ref.psnr).max():.2e} dB, "
           f"SSIM-RGB {np.abs(fast.ssim_rgb - ref.ssim).max():.2e}, PSNR-Y (FFmpeg) "
           f"{np.abs(fast.psnr_y - py).max():.2e} dB, SSIM-Y (FFmpeg) {np.abs(fast.ssim_y - sy).max():.2e}, "

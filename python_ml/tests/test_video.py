@@ -57,6 +57,21 @@ def test_roundtrip_write_read(tmp_path):
     assert np.abs(back.frames.astype(int) - frames).mean() < 6  # crf 18
 
 
+def test_preview_writer_converts_like_swscale_within_rounding(tmp_path):
+    frames = lavfi_frames("testsrc2", 12, 128, 64)
+    backs = []
+    for method in ("write", "write_preview"):
+        with VideoWriter(tmp_path / f"{method}.mp4", 24) as w:
+            for f in frames:
+                getattr(w, method)(f)
+        backs.append(read_video(tmp_path / f"{method}.mp4", width=None, height=None, fps=None).frames)
+    assert backs[1].shape == frames.shape
+    assert np.abs(backs[1].astype(int) - frames).mean() < 6  # crf 18, as write
+    assert abs(float(np.mean(backs[1].astype(int) - backs[0]))) < 1  # same colours (BT.601 limited range)
+    with pytest.raises(ValueError, match="even"), VideoWriter(tmp_path / "odd.mp4", 24) as w:
+        w.write_preview(np.zeros((31, 32, 3), np.uint8))
+
+
 @pytest.mark.parametrize("content,msg", [(None, "no such file"), (b"not a video at all", "not a readable video")])
 def test_bad_inputs_raise_video_error(tmp_path, content, msg):
     p = tmp_path / "in.mp4"

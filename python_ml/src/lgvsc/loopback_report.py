@@ -100,14 +100,15 @@ def _stream_score_and_render(src: np.ndarray, recon_path: Path, fps, side_path: 
     from lgvsc.metrics.fast import QualityAccumulator
     from lgvsc.video import VideoWriter, iter_video
 
-    acc = QualityAccumulator(ms_ssim=False)
+    acc = QualityAccumulator(ms_ssim=False)  # scores on its threads while this one decodes and encodes
     h, w = src.shape[1:3]
     gap = 4
     pair = np.zeros((h, 2 * w + gap, 3), np.uint8)  # reused for every frame
     samples: dict[int, np.ndarray] = {}
     count = 0
     shape: tuple[int, ...] = src.shape[1:]
-    # ultrafast: the side-by-side is for looking at; its encode was most of the render time.
+    # ultrafast and OpenCV's RGB -> yuv420p (write_preview): the side-by-side is for looking at; its encode
+    # and swscale's conversion were most of the render time.
     with VideoWriter(side_path, fps, crf=18, preset="ultrafast") as writer:
         for rec in iter_video(recon_path, width=None, height=None, fps=None):
             if rec.shape != src.shape[1:]:
@@ -118,7 +119,7 @@ def _stream_score_and_render(src: np.ndarray, recon_path: Path, fps, side_path: 
                 acc.add_frame(ref, rec)
                 pair[:, :w] = ref
                 pair[:, w + gap:] = rec
-                writer.write(pair)
+                writer.write_preview(pair)
                 if count in picks:
                     samples[count] = rec.copy()
             count += 1
