@@ -304,20 +304,20 @@ class SemanticEncoder:
         avail = budget - overhead - 3 * n  # msgpack bin headers of the keyframe data
         if avail < 64 * n:
             raise BudgetError(_too_small(budget, overhead, n))
-        frames = [clip.frames[k.frame_index] for k in stream.keyframes]
-        sizes = [avail // n] * n
-        datas = [codec.encode(f, b) for f, b in zip(frames, sizes, strict=True)]
+        kis = [k.frame_index for k in stream.keyframes]
+        frame = lambda j: clip.frames[kis[j]]  # noqa: E731 - read when coded (they were all held: 553 kB each)
+        datas = [codec.encode(frame(j), avail // n) for j in range(n)]
         for _ in range(3):  # spend what the others left, keyframe by keyframe
             for j in range(n):
                 spare = avail - sum(map(len, datas))
                 if spare <= 0.01 * avail:
                     break
-                datas[j] = codec.encode(frames[j], len(datas[j]) + spare)
+                datas[j] = codec.encode(frame(j), len(datas[j]) + spare)
         stream.keyframes = [self._keyframe(codec, k.frame_index, d) for k, d in zip(stream.keyframes, datas,
                                                                                      strict=True)]
         while len(stream_to_bytes(stream)) > budget:  # the estimate of the headers was short (never seen)
             j = max(range(n), key=lambda j: len(stream.keyframes[j].data))
-            d = codec.encode(frames[j], len(stream.keyframes[j].data) - 16)
+            d = codec.encode(frame(j), len(stream.keyframes[j].data) - 16)
             stream.keyframes[j] = self._keyframe(codec, stream.keyframes[j].frame_index, d)
 
 
@@ -490,10 +490,11 @@ class _Av1Planner:
         err = np.zeros(self.n)  # luma MSE of the simulated decode
 
         def span(a: int, b: int) -> None:
-            out = gen._span(small[a], small[b], b - a + 1, fps)
-            for k in range(1, b - a):
-                y = luma(out[k])
-                err[a + k] = float(np.mean((y - luma(small[a + k])) ** 2))
+            # the span's frames one at a time (the same values as _span's array, which held a whole segment:
+            # 500 MB at 144 px for a 10-minute still shot)
+            for k, f in enumerate(gen._span_frames(small[a], small[b], b - a + 1, fps)):
+                if 0 < k < b - a:
+                    err[a + k] = float(np.mean((luma(f) - luma(small[a + k])) ** 2))
             err[a] = err[b] = 0.0
 
         for a, b in zip(self.kfi, self.kfi[1:], strict=False):
