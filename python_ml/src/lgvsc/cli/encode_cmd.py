@@ -93,10 +93,12 @@ def run(args: argparse.Namespace) -> int:
     from lgvsc.accounting import cbr_for_bits
     from lgvsc.backends.base import Focus
     from lgvsc.cli.streamfile import write_stream_file
-    from lgvsc.encoder import EncoderConfig, SemanticEncoder
+    from lgvsc.encoder import EncoderConfig, SemanticEncoder, limit_native_heap
     from lgvsc.framestore import video_frames
     from lgvsc.profiles import build_backends
     from lgvsc.wire import stream_to_bytes
+
+    limit_native_heap()  # peak RSS bounded whatever the length (lgvsc.encoder.limit_native_heap)
 
     if args.keyframe_bytes is not None and args.keyframe_bytes < 64:
         raise UserError("--keyframe-bytes must be at least 64")

@@ -55,6 +55,9 @@ class EncoderWorker(Worker):
     def __init__(self, options: WorkerOptions, pdu_out: str | None = "tcp://127.0.0.1:*",
                  push: str | None = None, rate: float = 200.0, profile: str = "classical",
                  job: Path | None = None, mtu: int | None = None) -> None:
+        from lgvsc.encoder import limit_native_heap
+
+        limit_native_heap()  # before the worker's threads start: peak RSS bounded whatever the length
         super().__init__(options)
         if pdu_out is None and push is None:
             from lgvsc.errors import UserError
