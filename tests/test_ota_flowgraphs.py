@@ -84,6 +84,11 @@ def test_flowgraph_compiles_and_script_takes_radio_options(compiled, name):
     for opt in gains:
         assert opt in proc.stdout, f"{name}: {opt} missing from --help"
     assert "2.45G" in proc.stdout, "default centre frequency is not 2.45 GHz (ISM)"
+    if name.startswith("tx_"):  # the MCS reaches the PHY; USRP bursts go without zero gap (packet_len marks them)
+        assert "--mcs" in proc.stdout and "mcs=mcs" in src, f"{name}: no --mcs reaching phy_tx"
+        gap = 0 if "usrp" in name else 1024
+        assert f"gap={gap}, fec_mode=fec_mode" in src, f"{name}: phy_tx gap is not {gap}"
+        assert f"phy_common.resolve_mcs(mcs, fec_mode), payload_mod, gap={gap})" in src, f"{name}: burst_len"
     if "usrp" in name:  # the LO offset reaches the tune request; the AGC option reaches set_rx_agc
         assert "uhd.tune_request(freq, lo_offset)" in src, f"{name}: LO offset not in the tune request"
         if name.startswith("rx_"):
