@@ -43,7 +43,8 @@ SIM = ("loopback_sim", "loopback_sionna", "phy_swap", "tx_zmq", "rx_zmq", "seman
        "semantic_loopback_stock_zmq", "semantic_tx_zmq", "semantic_rx_zmq")
 OTA = tuple(f"{side}_{dev}{gui}" for side in ("tx", "rx") for dev in ("usrp", "hackrf") for gui in ("", "_gui"))
 CLI_OPTIONS = {**{name: (("--fec-mode", "fec_mode"),) for name in SIM},
-               **{name: (("--fec-mode", "fec_mode"), ("--payload-mod", "payload_mod")) for name in OTA}}
+               **{name: (("--fec-mode", "fec_mode"), ("--payload-mod", "payload_mod"))
+                  + ((("--mcs", "mcs"),) if name.startswith("tx_") else ()) for name in OTA}}
 
 
 if __name__ == "__main__":
