@@ -46,10 +46,32 @@ def test_keyframes_are_decoded_in_a_window_not_all_at_once():
     codec = CountingCodec()
     stream = _stream(400, lost=set(range(100, 140)))  # a run of lost keyframes: concealed from far neighbours
     report, frames = SemanticDecoder(FlowInterpolationGenerator(), codecs={"count": codec}).decode_iter(stream)
-    assert len(report.keyframes_concealed) == 40 and len(report.keyframes_decoded) == 360
+    assert codec.calls == 0  # learnt on the way: nothing decoded before the first frame
     n = sum(1 for _ in frames)
     assert n == stream.video.num_frames
+    assert len(report.keyframes_concealed) == 40 and len(report.keyframes_decoded) == 360
     assert codec.most_alive <= KEYFRAME_WINDOW + 2, codec.most_alive  # not 400
+    assert codec.calls == 360, codec.calls  # each decodable keyframe decoded once (was twice: 720)
+
+
+def test_report_first_and_known_decodability():
+    """report_first: the report is complete when decode_iter returns; with every keyframe's decodability known
+    (the decoder worker's case) that costs no decode at all, and the frames are the same."""
+    stream = _stream(60, lost=set(range(10, 14)))
+    plain = CountingCodec()
+    r0, it0 = SemanticDecoder(FlowInterpolationGenerator(), codecs={"count": plain}).decode_iter(stream)
+    f0 = np.stack(list(it0))
+    codec = CountingCodec()
+    r1, it1 = SemanticDecoder(FlowInterpolationGenerator(), codecs={"count": codec}).decode_iter(
+        stream, report_first=True)
+    assert r1.to_dict() == r0.to_dict()
+    assert np.array_equal(np.stack(list(it1)), f0)
+    known = {b: b in r0.keyframes_decoded for b in r0.keyframes_expected}
+    codec = CountingCodec()
+    r2, it2 = SemanticDecoder(FlowInterpolationGenerator(), codecs={"count": codec}).decode_iter(stream, known=known)
+    assert codec.calls == 0 and r2.to_dict() == r0.to_dict()
+    assert np.array_equal(np.stack(list(it2)), f0)
+    assert codec.calls == len(r0.keyframes_decoded)
 
 
 def test_big_geometry_gets_short_chunks():

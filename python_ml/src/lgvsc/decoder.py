@@ -266,43 +266,106 @@ class SegmentDecoder:
 class _Plan:
     boundaries: list[int]
     kf_by_index: dict[int, Keyframe]
-    decoded: set[int]  # boundaries whose keyframe decodes
-    conceal: dict[int, tuple[int | None, int | None]]  # concealed boundary -> nearest decoded (left, right)
     captions: list[str]
     motion: list[float]
     seg_by_span: dict[tuple[int, int], Segment]
+    #: decodability already known by the caller (frame index -> decodes), e.g. the decoder worker's;
+    #: the others are learnt by decoding them when first needed
+    known: dict[int, bool] = field(default_factory=dict)
 
 
 class _KeyframeWindow:
-    """Boundary frames on demand: decoded (or concealed from neighbours) when first needed, at most
-    ``size`` held, least recently used dropped. Peak memory does not grow with the keyframe count."""
+    """Boundary frames on demand, each keyframe decoded once: whether a keyframe decodes is learnt by
+    decoding it when it is first needed (in boundary order), and the frame is kept for its segments.
+    At most ``size`` frames are held, least recently used dropped, so peak memory does not grow with
+    the keyframe count. A boundary that does not decode is concealed from the nearest decodable
+    boundary on each side (found by decoding ahead; the one found is held for when it is reached).
+    ``report`` (keyframes decoded / undecodable / concealed, all grey) is complete when the last
+    boundary is resolved (:meth:`finish`)."""
 
-    def __init__(self, plan: _Plan, seg_dec: SegmentDecoder, is_cut, size: int = KEYFRAME_WINDOW) -> None:
+    def __init__(self, plan: _Plan, seg_dec: SegmentDecoder, is_cut, report: DecodeReport,
+                 size: int = KEYFRAME_WINDOW) -> None:
         self.plan, self.seg_dec, self.is_cut, self.size = plan, seg_dec, is_cut, max(3, size)
+        self.report = report
         self.cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._grey: np.ndarray | None = None
+        self.ok: list[int] = []  # decodable boundaries resolved so far (ascending)
+        self.ok_set: set[int] = set()
+        self.frontier = 0  # boundaries[:frontier] are resolved
+        self.pos = {b: i for i, b in enumerate(plan.boundaries)}
+
+    def _hold(self, b: int, f: np.ndarray) -> np.ndarray:
+        self.cache[b] = f
+        self.cache.move_to_end(b)
+        while len(self.cache) > self.size:
+            self.cache.popitem(last=False)
+        return f
+
+    def _resolve_next(self) -> None:
+        """Resolve ``boundaries[frontier]``: known, or decoded now (the frame is held)."""
+        b = self.plan.boundaries[self.frontier]
+        self.frontier += 1
+        kf = self.plan.kf_by_index.get(b)
+        good = self.plan.known.get(b)
+        if kf is None or not kf.data:
+            good = False
+        elif good is None:
+            try:
+                self._hold(b, self.seg_dec.decode_keyframe(kf))
+                good = True
+            except ValueError as exc:
+                log.warning("keyframe at frame %d undecodable: %s", b, exc)
+                good = False
+        if good:
+            self.ok.append(b)
+            self.ok_set.add(b)
+            self.report.keyframes_decoded.append(b)
+        elif kf is not None and kf.data:
+            self.report.keyframes_undecodable.append(b)
+
+    def decodes(self, b: int) -> bool:
+        """Whether boundary ``b``'s keyframe decodes (resolving up to it)."""
+        i = self.pos[b]
+        while self.frontier <= i:
+            self._resolve_next()
+        return b in self.ok_set
+
+    def _right(self, b: int) -> int | None:
+        """The nearest decodable boundary after ``b`` (decoding ahead as far as needed)."""
+        j = bisect.bisect_right(self.ok, b)
+        while j == len(self.ok) and self.frontier < len(self.plan.boundaries):
+            self._resolve_next()
+        return self.ok[j] if j < len(self.ok) else None
+
+    def finish(self) -> None:
+        """Resolve every boundary left and complete the report (concealed list, all grey)."""
+        while self.frontier < len(self.plan.boundaries):
+            self._resolve_next()
+        if self.ok:
+            self.report.keyframes_concealed = [b for b in self.plan.boundaries if b not in self.ok_set]
+        else:
+            self.report.all_grey = True
+            self.report.keyframes_concealed = []
 
     def get(self, b: int) -> np.ndarray:
         f = self.cache.get(b)
         if f is not None:
             self.cache.move_to_end(b)
             return f
-        f = self._make(b)
-        self.cache[b] = f
-        while len(self.cache) > self.size:
-            self.cache.popitem(last=False)
-        return f
+        return self._hold(b, self._make(b))
 
     def _make(self, b: int) -> np.ndarray:
-        p = self.plan
-        if not p.decoded:
+        if self.decodes(b):  # resolving it may just have decoded it (held): use that frame
+            f = self.cache.get(b)
+            return f if f is not None else self.seg_dec.decode_keyframe(self.plan.kf_by_index[b])
+        j = bisect.bisect_left(self.ok, b)
+        left = self.ok[j - 1] if j > 0 else None
+        right = self._right(b)
+        if left is None and right is None:  # no keyframe decodes at all: mid-grey
             if self._grey is None:
                 v = self.seg_dec.video
                 self._grey = np.full((v.height, v.width, 3), GREY, np.uint8)
             return self._grey
-        if b in p.decoded:
-            return self.seg_dec.decode_keyframe(p.kf_by_index[b])
-        left, right = p.conceal[b]
         if left is not None and right is not None:
             fl, fr = self.get(left), self.get(right)
             if not self.is_cut(fl, fr):
@@ -337,12 +400,11 @@ class SemanticDecoder:
             self._cut_judge = ClassicalJudge()
         return self._cut_judge.score(a, b) > CUT_THRESHOLD
 
-    def _plan(self, stream: SemanticStream, seg_dec: SegmentDecoder, report: DecodeReport) -> _Plan:
-        """Boundaries, which keyframes decode, where concealment takes its neighbours from, captions.
-
-        O(n log n) in the keyframe count, and no decoded frame is kept: each keyframe is decoded
-        once here to learn whether it decodes (the report is complete before the first frame), and
-        again, in a small window, when its segments are generated.
+    def _plan(self, stream: SemanticStream, report: DecodeReport,
+              known: Mapping[int, bool] | None = None) -> _Plan:
+        """Boundaries, captions and motion per interval, the segment covering each; O(n log n) in the
+        keyframe count. No keyframe is decoded here: whether one decodes is learnt when the window
+        (:class:`_KeyframeWindow`) first needs it, and that frame is the one used (decoded once).
         """
         v = stream.video
         n = v.num_frames
@@ -356,29 +418,6 @@ class SemanticDecoder:
             bset |= {s.start_frame, s.end_frame}
         boundaries = sorted(bset)
         report.keyframes_expected = boundaries
-        decoded: list[int] = []
-        for b in boundaries:
-            kf = kf_by_index.get(b)
-            if kf is None or not kf.data:
-                continue
-            try:
-                seg_dec.decode_keyframe(kf)  # decodable? (the frame itself is not kept)
-                decoded.append(b)
-            except ValueError as exc:
-                log.warning("keyframe at frame %d undecodable: %s", b, exc)
-                report.keyframes_undecodable.append(b)
-        report.keyframes_decoded = list(decoded)
-        conceal: dict[int, tuple[int | None, int | None]] = {}
-        if not decoded:
-            report.all_grey = True
-        else:
-            ok = set(decoded)
-            for b in boundaries:
-                if b in ok:
-                    continue
-                j = bisect.bisect_left(decoded, b)  # nearest decoded on each side: O(log n)
-                conceal[b] = (decoded[j - 1] if j > 0 else None, decoded[j] if j < len(decoded) else None)
-                report.keyframes_concealed.append(b)
         # captions and motion per interval; a segment covering an interval is found by bisection
         by_span = {(s.start_frame, s.end_frame): s for s in segs}
         by_start = sorted(range(len(segs)), key=lambda k: (segs[k].start_frame, k))
@@ -405,43 +444,55 @@ class SemanticDecoder:
                     prev_motion = float(seg.motion_score)
             captions.append(prev_caption)
             motion.append(prev_motion)
-        return _Plan(boundaries, kf_by_index, set(decoded), conceal, captions, motion, by_span)
+        return _Plan(boundaries, kf_by_index, captions, motion, by_span,
+                     {int(k): bool(ok) for k, ok in (known or {}).items()})
 
-    def decode_iter(self, stream: SemanticStream) -> tuple[DecodeReport, Iterator[np.ndarray]]:
-        """Plan (which keyframes decode, what to conceal, captions), then yield the frames one by one.
+    def decode_iter(self, stream: SemanticStream, known: Mapping[int, bool] | None = None,
+                    report_first: bool = False) -> tuple[DecodeReport, Iterator[np.ndarray]]:
+        """Plan (boundaries, captions, concealment), then yield the frames one by one.
 
-        The report is complete when this returns; frames are generated lazily, and boundary
-        keyframes are decoded in a window of :data:`KEYFRAME_WINDOW` around the segment being
-        generated, so memory does not grow with the number of keyframes.
+        Frames are generated lazily, and boundary keyframes are decoded once each, when first
+        needed, in a window of :data:`KEYFRAME_WINDOW` around the segment being generated, so memory
+        does not grow with the number of keyframes. What the report says of the keyframes (decoded,
+        undecodable, concealed, all grey) is learnt on the way: it is complete when the frames are
+        exhausted; or when this returns, with ``report_first`` (keyframes not in ``known`` are
+        decoded now to learn it) or when ``known`` (frame index -> decodes, e.g. the decoder
+        worker's, which decoded each keyframe on arrival) covers every keyframe with data.
         :raises ValueError: the stream's video info is out of the decoder's bounds.
         """
         v = stream.video
         seg_dec = SegmentDecoder(v, self.generator, self.codecs, self.max_frames, self.max_chunk_frames)
         report = DecodeReport(num_frames=v.num_frames, fps=v.fps, width=v.width, height=v.height)
-        plan = self._plan(stream, seg_dec, report)
+        plan = self._plan(stream, report, known)
+        window = _KeyframeWindow(plan, seg_dec, self._is_cut, report)
+        if report_first or all(not k.data or b in plan.known for b, k in plan.kf_by_index.items()):
+            window.finish()  # the report is complete now (with everything known: nothing decoded for it)
 
         def frames() -> Iterator[np.ndarray]:
-            window = _KeyframeWindow(plan, seg_dec, self._is_cut)
             bs = plan.boundaries
             if len(bs) == 1:
                 yield window.get(bs[0])
+                window.finish()
                 return
             prev_tail, keep = None, seg_dec.tail_frames
             for i, (a, b) in enumerate(zip(bs, bs[1:], strict=False)):
                 first_chunk = True
-                refs = self._refinements(plan, seg_dec, a, b, report)
-                for chunk in seg_dec.iter_segment(a, b, window.get(a), window.get(b), plan.captions[i],
+                fa, fb = window.get(a), window.get(b)
+                refs = self._refinements(plan, window, seg_dec, a, b, report)
+                for chunk in seg_dec.iter_segment(a, b, fa, fb, plan.captions[i],
                                                   plan.motion[i], prev_tail, refs, segment_index=i):
                     if first_chunk and i > 0:
                         chunk = chunk[1:]  # the shared boundary frame was emitted by the previous segment
                     first_chunk = False
                     yield from chunk
                     prev_tail = keep_tail(prev_tail, chunk, keep)  # the last frames emitted (t + 1 for LTX)
+                del fa, fb
+            window.finish()
 
         return report, frames()
 
     @staticmethod
-    def _refinements(plan: _Plan, seg_dec: SegmentDecoder, a: int, b: int,
+    def _refinements(plan: _Plan, window: _KeyframeWindow, seg_dec: SegmentDecoder, a: int, b: int,
                      report: DecodeReport) -> list[tuple[int, np.ndarray]]:
         """The decoded refinement frames of the segment spanning ``a..b``; none if its chain is broken."""
         seg = plan.seg_by_span.get((a, b))
@@ -449,7 +500,7 @@ class SemanticDecoder:
             return []
         kf = plan.kf_by_index.get(a)
         try:
-            if kf is None or a not in plan.decoded:  # lost or undecodable (a set: O(1))
+            if kf is None or not window.decodes(a):  # lost or undecodable (resolved: O(1))
                 raise ValueError(f"start keyframe {a} lost")
             refs = seg_dec.decode_refinements(kf, seg)
         except ValueError as exc:

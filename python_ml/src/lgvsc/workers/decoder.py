@@ -196,6 +196,8 @@ class DecoderWorker(Worker):
         self.prev_tail: np.ndarray | None = None
         self.kf_frames = _KeyframeWindow(self)  # keyframe object id -> decoded frame (a bounded window)
         self.kf_bad: set[int] = set()
+        #: frame index -> whether its keyframe decoded (learnt on arrival): finish's plan decodes none again for it
+        self.kf_known: dict[int, bool] = {}
         self.waiting: dict[int, np.ndarray] = {}   # segment index -> frames (decoded out of order)
         self.waiting_bytes = 0
         self.broken = False  # a segment failed half-written: the rest is left to finish (concealment)
@@ -360,10 +362,12 @@ class DecoderWorker(Worker):
         try:
             self.kf_frames[oid] = self.seg_dec.decode_keyframe(kf)
             self.stats["keyframes_decoded"] += 1
+            self.kf_known[kf.frame_index] = True
         except ValueError as exc:
             log.warning("keyframe %d undecodable: %s", kf.frame_index, exc)
             self.kf_bad.add(oid)
             self.stats["keyframes_undecodable"] += 1
+            self.kf_known[kf.frame_index] = False
 
     def _segment(self, j: int):
         st = self.rx._streams.get(self.stream_id)  # noqa: SLF001
@@ -656,14 +660,20 @@ class DecoderWorker(Worker):
         # Every keyframe the header declares is a boundary, received or not: one lost with both its
         # segment metas is still concealed at its place and counted against the header's total.
         stream = declare_keyframes(stream, missing.keyframe_indices)
-        report, it = decoder.decode_iter(stream)  # the full plan: the report for the whole video
+        # The full plan, for the report of the whole video: every keyframe received was decoded on arrival, so
+        # what is known is passed on and none is decoded again for it (report_first: any other is, now).
+        known = self.kf_known if not header_lost else {}
+        report, it = decoder.decode_iter(stream, known=known, report_first=True)
         v = stream.video
         try:
             if self.frames_written == v.num_frames:
                 pass
             else:
                 if self.frames_written:  # the rest after what was written as it arrived
-                    _, it = decoder.decode_iter(self._tail_stream(stream))
+                    p = self.frames_written - 1
+                    del it  # the full plan's frames are not made
+                    _, it = decoder.decode_iter(self._tail_stream(stream),
+                                                known={fi - p: ok for fi, ok in known.items() if fi >= p})
                     next(it)  # the boundary frame already written
                 w = self._open_writer()
                 for f in it:  # frame by frame: memory bounded by one generator chunk
