@@ -1,38 +1,68 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Single-carrier burst PSK transmitter with a PDU input (GRC id ``lgvsc_psk_pdu_tx``)."""
 
-from gnuradio import blocks, digital, fec, filter, gr, pdu
+import math
+
+from gnuradio import blocks, digital, filter, gr, pdu
 from gnuradio.filter import firdes
 
 from . import phy_common as pc
 from .pdu_guard import pdu_guard
 
-__all__ = ["ACCESS_CODE", "PREAMBLE_BITS", "PSK_MODS", "check_psk_args", "const_rms", "psk_constellation", "psk_pdu_tx"]
+__all__ = ["ACCESS_CODE", "PREAMBLE_SYMBOLS", "PSK_MCS_NAMES", "PSK_MODS", "check_psk_args", "const_rms",
+           "psk_config", "psk_constellation", "psk_mcs_names", "psk_points", "psk_pdu_tx"]
 
 LEN_KEY = "packet_len"
-PSK_MODS = ("bpsk", "qpsk")
-# Alternating bits ahead of every burst: symbol transitions for the clock
-# recovery and a settling time for the Costas loop before the access code.
-PREAMBLE_BITS = 64
-ACCESS_CODE = digital.packet_utils.default_access_code  # 64 bits, gr-digital's default
-SEQ_BYTES = 2  # in-band 16-bit packet counter (see pdu_guard), reported as packet_num
-MAX_LEN = 0xFFFF  # 16-bit length field of gr-digital's header_format_default
+PSK_MODS = ("bpsk", "qpsk")  # modulation ids 0, 1 of the C++ blocks (= phy_common.mod_id)
+# Burst format of the C++ psk_burst_mod (lib/psk_common.h): 64 alternating BPSK symbols for the
+# clock recovery (and, known, the receiver's carrier estimate), gr-digital's default 64-bit access code, the CC-coded header
+# repeated PSK_HDR_REP times, the payload.
+PREAMBLE_SYMBOLS = 64
+ACCESS_CODE = digital.packet_utils.default_access_code
+HEADER_SYMBOLS = 4 * 112  # 4 copies of the rate-1/2 coded 56-bit header
+MAX_LEN = 0xFFFF  # 16-bit length field of the header (PDU + CRC)
+TO_STREAM_BUFFER = 1 << 16
 
 
-def psk_constellation(name):
-    """Gray-coded BPSK/QPSK gr-digital constellation (see :func:`const_rms`)."""
+def psk_mcs_names():
+    """The MCSs of phy_common.MCS the PSK PHY carries: those whose modulation is BPSK or QPSK,
+    or the block's own (``none``, ``cc``)."""
+    return tuple(name for name, (_, mod, _) in pc.MCS.items() if mod in (None, *PSK_MODS))
+
+
+PSK_MCS_NAMES = psk_mcs_names()
+
+
+def psk_points(name):
+    """Unit-power points, index = bits MSB first.  BPSK on the QPSK diagonals ((1+j)/sqrt 2
+    for bit 1: a 4th-order carrier loop, e.g. a radio's Costas, sees one constellation in
+    bursts that mix BPSK and QPSK); QPSK is gr-digital's Gray-coded constellation_qpsk / rms."""
     if name == "bpsk":
-        return digital.constellation_bpsk()
+        d = complex(1, 1) / math.sqrt(2)
+        return [-d, d]
     if name == "qpsk":
-        return digital.constellation_qpsk()  # points +-sqrt(2) +-sqrt(2)j: |s|^2 = 4
+        return pc.ofdm_points("qpsk")
     raise ValueError(f"mod must be one of {PSK_MODS}, got {name!r}")
 
 
-def const_rms(const):
-    """RMS amplitude of a constellation's points: the TX sends points / rms
-    (unit-power bursts), the RX multiplies by rms before soft decisions."""
-    pts = const.points()
-    return (sum(abs(p) ** 2 for p in pts) / len(pts)) ** 0.5
+def psk_config(mtu):
+    """The C++ PSK blocks' configuration: the OFDM PHY's MCS table and gr-fec code parameters
+    (phy_common.ofdm_config, so both PHYs run one table) with the PSK constellations."""
+    cfg = pc.ofdm_config(64, 16, "wifi64", mtu)
+    cfg.constellations = [psk_points(m) for m in PSK_MODS]
+    return cfg
+
+
+def psk_constellation(name):
+    """Gray-coded BPSK/QPSK gr-digital constellation (ValueError names ``mod``)."""
+    if name == "bpsk":
+        return digital.constellation_bpsk()
+    if name == "qpsk":
+        return digital.constellation_qpsk()
+    raise ValueError(f"mod must be one of {PSK_MODS}, got {name!r}")
+
+
+const_rms = pc.const_rms
 
 
 def rrc_taps(sps, excess_bw, nfilts=1):
@@ -43,95 +73,69 @@ def rrc_taps(sps, excess_bw, nfilts=1):
 class psk_pdu_tx(gr.hier_block2):
     """PDUs in, root-raised-cosine PSK bursts out, separated by zero gaps.
 
-    Assembled from gr-digital's packet components: pdu_guard (+ 16-bit
-    counter) -> crc_append (CRC-32) -> [fec.async_encoder] ->
-    protocol_formatter_async (gr-digital header_format_default: 64-bit access
-    code + 16-bit length twice) -> pdu_to_tagged_stream -> repack_bits ->
-    chunks_to_symbols (preamble + header + payload in one constellation) ->
-    pfb_arb_resampler (RRC pulse shaping, ``sps`` samples/symbol) ->
-    tagged_stream_mux with ``gap`` zeros after every burst (resynchronisation,
-    and the last burst is flushed through the receiver).
+    pdu_guard (C++ pdu_admit: validation, counters, keeps only the ``mcs`` metadata key,
+    appends the CRC-32) ->
+    ``psk_burst_mod`` (C++: scrambler, gr-fec encoder of the PDU's MCS, preamble, access
+    code, CC-coded header with length, counter, MCS and CRC-16 in 4 copies, payload
+    symbols, ``gap`` zeros) -> pdu_to_tagged_stream -> interpolating RRC FIR (``sps``
+    samples/symbol, unit average power inside a burst) -> tagged_stream_multiply_length.
 
     Args:
         sps: samples per symbol (integer >= 2).
         excess_bw: RRC roll-off.
-        payload_mod: ``bpsk`` or ``qpsk`` (whole burst).
+        payload_mod: ``bpsk`` or ``qpsk``: the payload modulation of the ``none``/``cc``
+            MCSs (the paper presets are QPSK); preamble and header are always BPSK.
         mtu: largest PDU in bytes; larger or empty PDUs are logged and counted.
         gap: zero samples after each burst (>= 16 * sps).
-        fec_mode: ``none`` or ``cc`` (rate 1/2 convolutional code, soft Viterbi).
+        fec_mode: ``none`` or ``cc``: the MCS when ``mcs`` is empty.
+        mcs: default MCS, one of PSK_MCS_NAMES (``none``, ``cc``, ``paper-0dB`` ..
+            ``paper-6dB``: the OFDM PHY's names with a BPSK/QPSK modulation); a PDU's
+            ``mcs`` metadata overrides it.
 
     Ports: message ``in`` (PDUs), stream out (complex64), message ``status``.
     """
 
     @pc.quiet_init
-    def __init__(self, sps=2, excess_bw=0.35, payload_mod="bpsk", mtu=1500, gap=256, fec_mode="none"):
+    def __init__(self, sps=2, excess_bw=0.35, payload_mod="bpsk", mtu=1500, gap=256, fec_mode="none", mcs=""):
         gr.hier_block2.__init__(self, "lgvsc_psk_pdu_tx", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
-        check_psk_args(sps, excess_bw, payload_mod, mtu, gap, fec_mode)
-        self.sps, self.mtu, self.gap, self.fec_mode, self.payload_mod = sps, mtu, gap, fec_mode, payload_mod
-        const = psk_constellation(payload_mod)
-        bps = const.bits_per_symbol()
-
+        self.mcs = check_psk_args(sps, excess_bw, payload_mod, mtu, gap, fec_mode, mcs)
+        self.sps, self.excess_bw, self.mtu, self.gap = sps, excess_bw, mtu, gap
+        self.fec_mode, self.payload_mod = fec_mode, payload_mod
         self.message_port_register_hier_in("in")
         self.message_port_register_hier_out("status")
-        self.guard = pdu_guard(mtu, "psk_pdu_tx", seq_bytes=SEQ_BYTES)
-        self.crc = pc.crc_append()
-        self.msg_connect(self, "in", self.guard, "in")
-        self.msg_connect(self.guard, "status", self, "status")
-        self.msg_connect(self.guard, "out", self.crc, "in")
-        max_bytes = mtu + SEQ_BYTES + pc.CRC_LEN
-        fmt = digital.protocol_formatter_async(digital.header_format_default(ACCESS_CODE, 0))
-        if fec_mode == "none":
-            self.msg_connect(self.crc, "out", fmt, "in")
-        else:
-            self.encoder = fec.async_encoder(pc.fec_encoder(fec_mode, max_bytes), True, True, False, max_bytes)
-            self.msg_connect(self.crc, "out", self.encoder, "in")
-            self.msg_connect(self.encoder, "out", fmt, "in")
-        hdr_stream = pdu.pdu_to_tagged_stream(gr.types.byte_t, LEN_KEY)
-        pld_stream = pdu.pdu_to_tagged_stream(gr.types.byte_t, LEN_KEY)
-        self.msg_connect(fmt, "header", hdr_stream, "pdus")
-        self.msg_connect(fmt, "payload", pld_stream, "pdus")
-        # Preamble: constant tagged stream of 0x55 bytes (alternating bits).
-        pre_bytes = PREAMBLE_BITS // 8
-        pre_src = blocks.vector_source_b([0x55] * pre_bytes, True)
-        pre_tagged = blocks.stream_to_tagged_stream(gr.sizeof_char, 1, pre_bytes, LEN_KEY)
-        bytes_mux = blocks.tagged_stream_mux(gr.sizeof_char, LEN_KEY, 0)
-        unpack = blocks.repack_bits_bb(8, bps, LEN_KEY, False, gr.GR_MSB_FIRST)
-        rms = const_rms(const)
-        mapper = digital.chunks_to_symbols_bc([p / rms for p in const.points()])
-        # Zero symbols after every burst (inside the same tagged packet) so the
-        # pulse-shaping filter's tail and the gap leave with their burst.
-        gap_syms = -(-gap // sps)
-        zeros = blocks.null_source(gr.sizeof_gr_complex)
-        zeros_tagged = blocks.stream_to_tagged_stream(gr.sizeof_gr_complex, 1, gap_syms, LEN_KEY)
-        sym_mux = blocks.tagged_stream_mux(gr.sizeof_gr_complex, LEN_KEY, 0)
+        self.guard = pdu_guard(mtu, "psk_pdu_tx", keep_mcs=True, mcs_names=PSK_MCS_NAMES, crc=True)
+        psk_burst_mod = pc.compiled().psk_burst_mod
+        self.mod = psk_burst_mod(psk_config(mtu), pc.MCS_NAMES.index(self.mcs), PSK_MODS.index(payload_mod),
+                                 -(-gap // sps))
+        to_stream = pdu.pdu_to_tagged_stream(gr.types.complex_t, LEN_KEY)
         # Pulse shaping (RRC), gain so that a burst has unit average power:
         # channel noise_voltage v then means SNR = -20 log10(v) dB per sample.
         taps = rrc_taps(sps, excess_bw)
         gain = (sps / sum(t * t for t in taps)) ** 0.5
         shaper = filter.interp_fir_filter_ccf(sps, [gain * t for t in taps])
         rate = blocks.tagged_stream_multiply_length(gr.sizeof_gr_complex, LEN_KEY, sps)
-        air = pc.coded_len(fec_mode, max_bytes) + 12 + pre_bytes
-        syms = -(-air * 8 // bps) + gap_syms
-        pc.reserve_buffers([(hdr_stream, air), (pld_stream, air), (bytes_mux, air), (unpack, syms),
-                            (mapper, syms), (sym_mux, syms), (shaper, syms * sps), (rate, syms * sps)])
-        self.connect(pre_src, pre_tagged, (bytes_mux, 0))
-        self.connect(hdr_stream, (bytes_mux, 1))
-        self.connect(pld_stream, (bytes_mux, 2))
-        self.connect(bytes_mux, unpack, mapper, (sym_mux, 0))
-        self.connect(zeros, zeros_tagged, (sym_mux, 1))
-        self.connect(sym_mux, shaper, rate, self)
+        syms = max(self.mod.burst_len(mtu + pc.CRC_LEN, pc.MCS_NAMES.index(m)) for m in PSK_MCS_NAMES)
+        to_stream.set_min_output_buffer(max(TO_STREAM_BUFFER, 2 * syms))
+        pc.reserve_buffers([(shaper, syms * sps), (rate, syms * sps)])
+        self.msg_connect(self, "in", self.guard, "in")
+        self.msg_connect(self.guard, "status", self, "status")
+        self.msg_connect(self.guard, "out", self.mod, "in")
+        self.msg_connect(self.mod, "out", to_stream, "pdus")
+        self.connect(to_stream, shaper, rate, self)
 
-    def samples_per_burst(self, nbytes):
-        """Samples sent for one PDU of ``nbytes`` (preamble, header, payload, gap)."""
-        bps = psk_constellation(self.payload_mod).bits_per_symbol()
-        air = pc.coded_len(self.fec_mode, nbytes + SEQ_BYTES + pc.CRC_LEN) + 12 + PREAMBLE_BITS // 8
-        return (-(-air * 8 // bps) + -(-self.gap // self.sps)) * self.sps
+    def samples_per_burst(self, nbytes, mcs=None):
+        """Samples sent for one PDU of ``nbytes`` (preamble, header, payload, gap) in ``mcs``
+        (default: the block's)."""
+        return self.mod.burst_len(nbytes + pc.CRC_LEN, pc.MCS_NAMES.index(mcs or self.mcs)) * self.sps
 
 
-def check_psk_args(sps, excess_bw, payload_mod, mtu, gap, fec_mode):
-    """Validate the parameters shared by psk_pdu_tx and psk_pdu_rx (ValueError)."""
-    pc.check_fec(fec_mode)
+def check_psk_args(sps, excess_bw, payload_mod, mtu, gap, fec_mode, mcs=""):
+    """Validate the parameters shared by psk_pdu_tx and psk_pdu_rx (ValueError); returns the MCS."""
+    name = pc.resolve_mcs(mcs, fec_mode)
+    if name not in PSK_MCS_NAMES:
+        raise ValueError(f"mcs {name!r} ({pc.MCS[name][1]}) is not carried by the PSK PHY; choose one of "
+                         f"{PSK_MCS_NAMES}")
     if int(sps) != sps or sps < 2:
         raise ValueError(f"sps must be an integer >= 2, got {sps}")
     if not 0.0 < excess_bw <= 1.0:
@@ -139,9 +143,9 @@ def check_psk_args(sps, excess_bw, payload_mod, mtu, gap, fec_mode):
     psk_constellation(payload_mod)
     if mtu < 1:
         raise ValueError(f"mtu must be >= 1, got {mtu}")
-    air = pc.coded_len(fec_mode, mtu + SEQ_BYTES + pc.CRC_LEN)
-    if air > MAX_LEN:
-        raise ValueError(f"mtu {mtu} with fec {fec_mode!r} needs {air} bytes per burst; the header carries "
+    if mtu + pc.CRC_LEN > MAX_LEN:
+        raise ValueError(f"mtu {mtu} needs {mtu + pc.CRC_LEN} bytes per burst; the header carries "
                          f"at most {MAX_LEN}")
     if gap < 16 * sps:
         raise ValueError(f"gap must be >= 16 * sps = {16 * sps} samples, got {gap}")
+    return name

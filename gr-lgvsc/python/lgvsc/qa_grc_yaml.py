@@ -23,8 +23,8 @@ GRC_DIR = os.environ.get("LGVSC_GRC_DIR",
 PHY_CHOICES = {
     "lgvsc_ofdm_pdu_tx": ("fec_mode", "payload_mod", "header_mod", "carrier_preset", "mcs"),
     "lgvsc_ofdm_pdu_rx": ("fec_mode", "payload_mod", "header_mod", "carrier_preset", "mcs"),
-    "lgvsc_psk_pdu_tx": ("fec_mode", "payload_mod"),
-    "lgvsc_psk_pdu_rx": ("fec_mode", "payload_mod"),
+    "lgvsc_psk_pdu_tx": ("fec_mode", "payload_mod", "mcs"),
+    "lgvsc_psk_pdu_rx": ("fec_mode", "payload_mod", "mcs"),
 }
 
 _FLOWGRAPH = """options:
@@ -141,6 +141,16 @@ class qa_grc_yaml(gr_unittest.TestCase):
                 for cb in doc["templates"].get("callbacks", []) or []:
                     meth = re.match(r"\s*(\w+)\s*\(", cb).group(1)
                     self.assertTrue(callable(getattr(cls, meth, None)), f"callback {meth} is not a method")
+
+    def test_psk_mcs_options_are_the_psk_subset(self):
+        # The PSK PHY's MCS dropdown lists exactly the MCSs it carries (psk_pdu_tx.PSK_MCS_NAMES,
+        # the OFDM table's names with a BPSK/QPSK modulation) plus "" (from FEC).
+        from gnuradio.lgvsc.psk_pdu_tx import PSK_MCS_NAMES
+        for block in ("lgvsc_psk_pdu_tx", "lgvsc_psk_pdu_rx"):
+            with open(os.path.join(GRC_DIR, block + ".block.yml")) as f:
+                params = {p["id"]: p for p in yaml.safe_load(f)["parameters"]}
+            opts = [yaml.safe_load(o) for o in params["mcs"]["options"]]
+            self.assertEqual(opts, ["", *PSK_MCS_NAMES], block)
 
     def test_phy_choices_accept_variables(self):
         # Dropdown parameters are dtype string with options (an editable combo

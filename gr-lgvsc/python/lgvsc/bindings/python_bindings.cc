@@ -7,6 +7,8 @@
 #include <gnuradio/lgvsc/ldpc_5g.h>
 #include <gnuradio/lgvsc/ofdm_burst_demod.h>
 #include <gnuradio/lgvsc/ofdm_burst_mod.h>
+#include <gnuradio/lgvsc/psk_burst_demod.h>
+#include <gnuradio/lgvsc/psk_burst_mod.h>
 #include <gnuradio/lgvsc/pdu_admit.h>
 #include <gnuradio/lgvsc/pdu_rx_check.h>
 
@@ -89,4 +91,17 @@ PYBIND11_MODULE(lgvsc_python, m)
         .def("set_demod", &pdu_rx_check::set_demod, py::arg("demod"))
         .def("counters", &pdu_rx_check::counters)
         .def("last_snr_db", &pdu_rx_check::last_snr_db);
+
+    py::class_<psk_burst_mod, gr::block, gr::basic_block, std::shared_ptr<psk_burst_mod>>(m, "psk_burst_mod")
+        .def(py::init(&psk_burst_mod::make), py::arg("cfg"), py::arg("default_mcs"), py::arg("payload_mod"),
+             py::arg("gap_symbols"))
+        .def("burst_len", &psk_burst_mod::burst_len, py::arg("nbytes"), py::arg("mcs"))
+        .def("mod_of", &psk_burst_mod::mod_of, py::arg("mcs"));
+
+    py::class_<psk_burst_demod, gr::sync_block, gr::block, gr::basic_block, std::shared_ptr<psk_burst_demod>>(
+        m, "psk_burst_demod")
+        .def(py::init(&psk_burst_demod::make), py::arg("cfg"), py::arg("payload_mod"), py::arg("threshold"))
+        .def("detections", &psk_burst_demod::detections)
+        .def("header_failures", &psk_burst_demod::header_failures)
+        .def("last_snr_db", &psk_burst_demod::last_snr_db);
 }
