@@ -448,6 +448,7 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
     :class:`LinkFailed` (3); see docs/architecture.md, "Exit status and liveness".
     """
     from lgvsc.framestore import read_video_store
+    from lgvsc.loopback_report import prewarm as prewarm_report
     from lgvsc.loopback_report import score_and_render, write_report
     from lgvsc.workers.client import FREE, WorkerProcess, die_with_parent
 
@@ -640,6 +641,7 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
         # With the session known out of band, even a run that lost every copy of the stream header
         # yields a full-length video.
         _fire("finish", watch)
+        prewarm_report()  # the report's imports, while this process only waits for the decoder
         bar.stage("decode", source.num_frames, "frame")
 
         def dec_progress():

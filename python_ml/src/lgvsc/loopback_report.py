@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import platform
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from PIL import Image, ImageDraw
 
 from lgvsc import __version__
 
-__all__ = ["score_and_render", "write_report", "sample_frame_grid", "loopback_mcs", "loopback_rate"]
+__all__ = ["score_and_render", "write_report", "sample_frame_grid", "loopback_mcs", "loopback_rate", "prewarm"]
 
 
 def loopback_mcs(cfg) -> str:
@@ -87,6 +88,28 @@ def _pick_frames(num_frames: int, keyframes: list[int]) -> list[int]:
     else:
         picks.add(num_frames // 2)
     return sorted(p for p in picks if 0 <= p < num_frames)[:4]
+
+
+def prewarm() -> threading.Thread:
+    """Import what :func:`score_and_render` needs (matplotlib, OpenCV, the MCS helpers) on a daemon thread.
+
+    Call it while the run waits for the decoder: on the loaded 2-core machine these imports took seconds of
+    the "score and render" stage. A failed import is left for :func:`score_and_render` to raise.
+    """
+    def run() -> None:
+        try:
+            import cv2  # noqa: F401
+
+            import lgvsc.accounting  # noqa: F401
+            import lgvsc.evaluation.phy  # noqa: F401
+            import lgvsc.metrics.fast  # noqa: F401
+            import lgvsc.plots  # noqa: F401
+        except Exception:  # score_and_render imports them again and raises it there
+            pass
+
+    th = threading.Thread(target=run, name="lgvsc-report-imports", daemon=True)
+    th.start()
+    return th
 
 
 def _stream_score_and_render(src: np.ndarray, recon_path: Path, fps, side_path: Path, picks: list[int]
