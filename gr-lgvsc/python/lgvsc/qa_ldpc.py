@@ -117,6 +117,8 @@ class qa_ldpc(gr_unittest.TestCase):
             codec.decode_pdu([0.0] * 10, 100, 1, 2)  # wrong length
         with self.assertRaises(ValueError):
             ldpc_5g(0, 0.75)
+        with self.assertRaises(ValueError):
+            ldpc_5g(20, 1.5)
         # non-finite and huge LLRs are taken as erasures / clipped, never crash
         out = codec.decode([float("nan"), float("inf"), -1e30] + [1.0] * 297, 100, 0)
         self.assertEqual(len(out), 100)

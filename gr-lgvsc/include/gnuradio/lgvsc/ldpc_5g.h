@@ -43,7 +43,8 @@ public:
         int bg;  //!< base graph 1 or 2
     };
 
-    explicit ldpc_5g(int max_iter = 20, float alpha = 0.75f);
+    //! alpha: min-sum normalisation; 0 = by code rate (0.6 below rate 0.4, else 0.7)
+    explicit ldpc_5g(int max_iter = 20, float alpha = 0.f);
     ~ldpc_5g();
 
     //! base graph of the 5G rule for k bits at rate r (TS 38.212 7.2.2, as Sionna)

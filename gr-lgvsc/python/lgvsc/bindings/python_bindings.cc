@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* pybind11 bindings of the gr-lgvsc C++ blocks (module gnuradio.lgvsc.lgvsc_python). */
 #include <pybind11/complex.h>
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -55,7 +56,7 @@ PYBIND11_MODULE(lgvsc_python, m)
         .def(py::init(&pdu_admit::make), py::arg("mtu"), py::arg("label"), py::arg("seq_bytes"),
     // 5G NR LDPC codec (tests, Sionna cross-check, the ML side's rate accounting)
     py::class_<ldpc_5g>(m, "ldpc_5g")
-        .def(py::init<int, float>(), py::arg("max_iter") = 20, py::arg("alpha") = 0.75f)
+        .def(py::init<int, float>(), py::arg("max_iter") = 20, py::arg("alpha") = 0.f)
         .def_static("select_bg", &ldpc_5g::select_bg, py::arg("k"), py::arg("r"))
         .def_static("lifting", [](int k, int bg) { int z, ils; ldpc_5g::select_lifting(k, bg, z, ils);
                                                    return std::make_pair(z, ils); }, py::arg("k"), py::arg("bg"))
@@ -73,11 +74,16 @@ PYBIND11_MODULE(lgvsc_python, m)
                  std::vector<uint8_t> out(ldpc_5g::coded_bits((long)bits.size(), num, den));
                  c.encode_pdu(bits.data(), (long)bits.size(), num, den, out.data());
                  return out; }, py::arg("bits"), py::arg("num"), py::arg("den"))
-        .def("decode_pdu", [](ldpc_5g& c, const std::vector<float>& llr, long nbits, int num, int den) {
-                 if ((long)llr.size() != ldpc_5g::coded_bits(nbits, num, den))
+        .def("decode_pdu", [](ldpc_5g& c, py::array_t<float, py::array::c_style | py::array::forcecast> llr,
+                              long nbits, int num, int den) {
+                 if (llr.ndim() != 1 || (long)llr.size() != ldpc_5g::coded_bits(nbits, num, den))
                      throw std::invalid_argument("decode_pdu: llr length != coded_bits(nbits, num, den)");
                  std::vector<uint8_t> out(nbits);
-                 int failed = c.decode_pdu(llr.data(), nbits, num, den, out.data());
+                 int failed;
+                 {
+                     py::gil_scoped_release nogil;
+                     failed = c.decode_pdu(llr.data(), nbits, num, den, out.data());
+                 }
                  return std::make_pair(out, failed); }, py::arg("llr"), py::arg("nbits"), py::arg("num"),
              py::arg("den"))
         .def("last_iterations", &ldpc_5g::last_iterations);
