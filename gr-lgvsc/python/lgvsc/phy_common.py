@@ -12,10 +12,7 @@ import fractions
 import functools
 import io
 import math
-import threading
-import time
 
-import pmt
 from gnuradio import digital, fec, gr
 
 __all__ = [
@@ -36,7 +33,6 @@ __all__ = [
     "ofdm_points",
     "ofdm_config",
     "resolve_mcs",
-    "StatusThrottle",
     "carrier_layout",
     "compiled",
     "coded_len",
@@ -384,57 +380,3 @@ def quiet_init(init):
         finally:
             log.set_default_level(old)
     return wrapper
-
-
-class StatusThrottle:
-    """Publishes a block's counter dict on its ``status`` port at most every
-    ``interval`` seconds, and the final state at most ``interval`` after the
-    last change (a flusher thread between start() and stop()).
-
-    Publishing a PMT dict per packet costs as much as the rest of the
-    per-packet Python path; the latest counters are what consumers read.
-    ``interval`` 0 publishes after every change.
-    """
-
-    def __init__(self, block, snapshot, interval=0.02):
-        self._block, self._snapshot, self.interval = block, snapshot, float(interval)
-        self._lock = threading.Lock()
-        self._dirty, self._last = False, 0.0
-        self._stop = threading.Event()
-        self._thread = None
-
-    def _publish(self):
-        self._block.message_port_pub(pmt.intern("status"), pmt.to_pmt(self._snapshot()))
-
-    def touch(self):
-        """Counters changed: publish now if the interval has passed, else later."""
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last >= self.interval:
-                self._last, self._dirty = now, False
-                self._publish()
-            else:
-                self._dirty = True
-
-    def _run(self):
-        while not self._stop.wait(self.interval):
-            self.flush()
-
-    def flush(self):
-        with self._lock:
-            if self._dirty:
-                self._last, self._dirty = time.monotonic(), False
-                self._publish()
-
-    def start(self):
-        if self.interval > 0 and self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, daemon=True, name="lgvsc-status")
-            self._thread.start()
-
-    def stop(self):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1)
-            self._thread = None
-        self.flush()
