@@ -8,10 +8,10 @@
 #include <gnuradio/lgvsc/ldpc_5g.h>
 #include <gnuradio/lgvsc/ofdm_burst_demod.h>
 #include <gnuradio/lgvsc/ofdm_burst_mod.h>
-#include <gnuradio/lgvsc/psk_burst_demod.h>
-#include <gnuradio/lgvsc/psk_burst_mod.h>
 #include <gnuradio/lgvsc/pdu_admit.h>
 #include <gnuradio/lgvsc/pdu_rx_check.h>
+#include <gnuradio/lgvsc/psk_burst_demod.h>
+#include <gnuradio/lgvsc/psk_burst_mod.h>
 
 namespace py = pybind11;
 using namespace gr::lgvsc;
@@ -52,8 +52,6 @@ PYBIND11_MODULE(lgvsc_python, m)
         .def("header_failures", &ofdm_burst_demod::header_failures)
         .def("last_snr_db", &ofdm_burst_demod::last_snr_db);
 
-    py::class_<pdu_admit, gr::block, gr::basic_block, std::shared_ptr<pdu_admit>>(m, "pdu_admit")
-        .def(py::init(&pdu_admit::make), py::arg("mtu"), py::arg("label"), py::arg("seq_bytes"),
     // 5G NR LDPC codec (tests, Sionna cross-check, the ML side's rate accounting)
     py::class_<ldpc_5g>(m, "ldpc_5g")
         .def(py::init<int, float>(), py::arg("max_iter") = 20, py::arg("alpha") = 0.f)
@@ -88,6 +86,8 @@ PYBIND11_MODULE(lgvsc_python, m)
              py::arg("den"))
         .def("last_iterations", &ldpc_5g::last_iterations);
 
+    py::class_<pdu_admit, gr::block, gr::basic_block, std::shared_ptr<pdu_admit>>(m, "pdu_admit")
+        .def(py::init(&pdu_admit::make), py::arg("mtu"), py::arg("label"), py::arg("seq_bytes"),
              py::arg("keep_mcs"), py::arg("mcs_names"), py::arg("append_crc"), py::arg("status_interval") = 0.02)
         .def("counters", &pdu_admit::counters);
 
