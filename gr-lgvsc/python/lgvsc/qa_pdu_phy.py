@@ -126,8 +126,10 @@ class qa_pdu_phy(gr_unittest.TestCase):
 # Es/N0 per data subcarrier at which each MCS is tested (>= 99 % of 300 PDUs, CFO 0.1
 # subcarrier, 20 ppm sample-rate offset): the paper preset's SNR + 2 dB (measured working
 # points in docs/PHY.md; the issue's + 1 dB is not reached, see there).
-MCS_TEST_ESN0 = {"none": 16.0, "cc": 7.0, "paper-0dB": 2.5, "paper-2dB": 4.0, "paper-4dB": 6.0,
-                 "paper-6dB": 8.0, "paper-8dB": 10.0, "paper-10dB": 12.0}
+# Es/N0 per data subcarrier each MCS is tested at: the paper presets at their paper SNR + 1 dB (the
+# issue-11 operating-point test: >= 99 % of 300 PDUs of MCS_TEST_BYTES), none/cc where they work.
+MCS_TEST_ESN0 = {"none": 16.0, "cc": 7.0, **{m: s + 1.0 for m, s in pc.PAPER_MCS_SNR_DB.items()}}
+MCS_TEST_BYTES = {"none": 200, "cc": 200, **{m: 1200 for m in pc.PAPER_MCS_SNR_DB}}
 
 
 def esn0_noise(esn0_db):
@@ -164,14 +166,15 @@ class qa_ofdm_mcs(gr_unittest.TestCase):
     def test_each_mcs_delivers_99_percent_at_its_test_snr(self):
         for mcs, esn0 in MCS_TEST_ESN0.items():
             with self.subTest(mcs=mcs):
-                pdus = random_pdus(300, 200, seed=21, min_len=200)
+                size = MCS_TEST_BYTES[mcs]
+                pdus = random_pdus(300, size, seed=21, min_len=size)
                 sent = payloads(pdus)
                 res = run_loopback(ofdm_pdu_tx(mtu=MTU, mcs=mcs), ofdm_pdu_rx(mtu=MTU), pdus,
                                    noise_voltage=esn0_noise(esn0), freq_offset=0.1 / 64, epsilon=1 + 20e-6,
                                    seed=9, timeout=300)
                 got = res.delivered(sent)
-                print(f"{mcs} at {esn0} dB: {got}/300, status {res.rx_status}")
-                self.assertGreaterEqual(got, 297, f"{mcs} at {esn0} dB: {got}/300")
+                print(f"{mcs} at {esn0} dB, {size}-byte PDUs: {got}/300, status {res.rx_status}")
+                self.assertGreaterEqual(got, 297, f"{mcs} at {esn0} dB, {size}-byte PDUs: {got}/300")
                 self.assertTrue(all(m["mcs"] == mcs for m, _ in res.received))
 
     def test_per_pdu_mcs_switching(self):
@@ -225,9 +228,9 @@ class qa_ofdm_mcs(gr_unittest.TestCase):
             self.assertEqual([d for _, d in res.received], payloads(pdus), f"gap 256, {size}-byte PDUs")
 
     def test_header_decodes_2_db_below_the_most_robust_mcs(self):
-        # 2 dB below the most robust MCS's working point (paper-0dB, tested at 2.5 dB) every
-        # header decodes: each burst is delivered or counted as a payload CRC failure, not
-        # lost (at -2 dB, 2 dB under the paper's 0 dB, 97 % decode: docs/PHY.md).
+        # 2 dB below the most robust MCS's tested working point (paper-0dB, tested at 1 dB; its
+        # PER-1 % point is ~0.7 dB, bench/phy_per.py) >= 99 % of headers decode: each burst is
+        # delivered or counted as a payload CRC failure, not lost (at -1.3 dB 99/100: docs/PHY.md).
         n = 100
         esn0 = MCS_TEST_ESN0["paper-0dB"] - 2.0
         pdus = random_pdus(n, 100, seed=8, min_len=100)
