@@ -94,6 +94,17 @@ def test_scores_do_not_depend_on_the_scoring_threads():
             np.testing.assert_array_equal(getattr(many, key), getattr(one, key), err_msg=f"{key}, {threads}")
 
 
+def test_psnr_only_gives_the_same_psnrs():
+    ref, test = _pairs()["real"]
+    full = clip_quality(ref, test, ms_ssim=False)
+    acc = QualityAccumulator(ssim=False)
+    acc.add(ref, test)
+    part = acc.result()
+    np.testing.assert_array_equal(part.psnr_y, full.psnr_y)
+    np.testing.assert_array_equal(part.psnr_rgb, full.psnr_rgb)
+    assert part.ssim_y.size == part.ssim_rgb.size == part.ms_ssim.size == 0
+
+
 def test_bad_shapes_are_named_errors():
     a = np.zeros((2, 40, 48, 3), np.uint8)
     with pytest.raises(ValueError, match="differ in shape"):

@@ -541,7 +541,7 @@ class MatchedScheme(Scheme):
                 continue
             n_small = len(clip.frames[::rate_div])
             small, _, _ = _decode_h26x(self.codec, r.units, r.pts, r.dts, n_small, r.height, r.width)
-            acc = QualityAccumulator(ms_ssim=False)
+            acc = QualityAccumulator(ms_ssim=False, ssim=False)  # the rung is chosen by luma PSNR only
             acc.add(clip.frames, self._upsample(small, r, clip))
             r.psnr_y = acc.result().means()["psnr_y"]
             tried.append({"rung": f"{r.width}x{r.height}@{float(clip.fps) / rate_div:g}", "crf": r.crf,

@@ -197,8 +197,8 @@ class _FrameScorer:
                                    + [np.empty(vshape, np.float32) for _ in range(3)])
         return self._levels[shape]
 
-    def score(self, a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float, float]:
-        """(PSNR-Y, SSIM-Y, PSNR-RGB, SSIM-RGB, MS-SSIM or NaN) of one ``(H, W, 3)`` uint8 pair."""
+    def score(self, a: np.ndarray, b: np.ndarray, ssim: bool = True) -> tuple[float, float, float, float, float]:
+        """(PSNR-Y, SSIM-Y, PSNR-RGB, SSIM-RGB, MS-SSIM) of one ``(H, W, 3)`` uint8 pair (NaN: not computed)."""
         import cv2
 
         xf, yf, ya, yb = self.xf, self.yf, self.ya, self.yb
@@ -208,8 +208,10 @@ class _FrameScorer:
         _luma_centred(xf, ya)
         _luma_centred(yf, yb)
         psnr_y = _psnr(cv2.norm(ya, yb, cv2.NORM_L2SQR), ya.size)
-        ssim_y = _ssim_ffmpeg(ya, yb)
         psnr_rgb = _psnr(cv2.norm(a, b, cv2.NORM_L2SQR), a.size)
+        if not ssim:
+            return psnr_y, math.nan, psnr_rgb, math.nan, math.nan
+        ssim_y = _ssim_ffmpeg(ya, yb)
 
         cv2.subtract(a, _CENTRE, dst=xc, dtype=cv2.CV_16S)
         cv2.subtract(b, _CENTRE, dst=yc, dtype=cv2.CV_16S)
@@ -366,10 +368,12 @@ class QualityAccumulator:
 
     :param ms_ssim: also compute MS-SSIM (needs frames with a side > 32)
     :param threads: scoring threads (default :func:`default_threads`); 1 scores in the caller's thread
+    :param ssim: ``False``: PSNRs only (SSIM and MS-SSIM left empty), e.g. to rank encodes by PSNR
     """
 
-    def __init__(self, ms_ssim: bool = True, threads: int | None = None) -> None:
-        self.ms_ssim = bool(ms_ssim)
+    def __init__(self, ms_ssim: bool = True, threads: int | None = None, ssim: bool = True) -> None:
+        self.ssim = bool(ssim)
+        self.ms_ssim = bool(ms_ssim) and self.ssim
         self.threads = default_threads() if threads is None else max(1, int(threads))
         self._rows: list[tuple[float, ...]] = []
         self._shape: tuple[int, ...] | None = None
@@ -405,7 +409,7 @@ class QualityAccumulator:
         return sc
 
     def _score(self, a: np.ndarray, b: np.ndarray) -> tuple[float, ...]:
-        return self._scorer(a.shape).score(a, b)
+        return self._scorer(a.shape).score(a, b, self.ssim)
 
     def add_frame(self, a: np.ndarray, b: np.ndarray) -> None:
         """Score one ``(H, W, 3)`` uint8 frame pair (no shape checks: :meth:`add` makes them)."""
@@ -441,6 +445,8 @@ class QualityAccumulator:
         cat = dict(zip(names, cols, strict=True))
         if not self.ms_ssim:
             cat["ms_ssim"] = np.zeros(0)
+        if not self.ssim:
+            cat["ssim_y"] = cat["ssim_rgb"] = np.zeros(0)
         return ClipScores(ms_ssim_window=self._win, **cat)
 
 
