@@ -28,7 +28,7 @@ _spec = importlib.util.spec_from_file_location("phy_per", os.path.join(HERE, "ph
 phy_per = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(phy_per)
 # where each code's sweep starts, dB relative to the paper SNR (polar measured ~+1.5, LDPC ~-0.5)
-START = {"polar": -0.5, "ldpc": -2.5}
+START = {"polar": -0.5, "ldpc": -1.5}
 PAPER = {name: pc.MCS[name] for name in pc.PAPER_MCS_SNR_DB}
 
 
@@ -59,7 +59,7 @@ def sweep(mcs, code, pdus, sent, step, max_points=14):
         zeros = zeros + 1 if per == 0 else 0
         if zeros >= 2 or (per <= 0.01 and len(curve) > 1 and zeros >= 1 and step >= 1):
             break
-        esn0 += step if per < 0.9 else 2 * step  # far below the waterfall: bigger steps
+        esn0 += step if per < 0.99 else 2 * step  # far below the waterfall: bigger steps
     if min(curve.values()) > 0.01:
         return curve, None
     if curve[min(curve)] <= 0.01:  # started inside the good region: go down until it breaks

@@ -44,7 +44,7 @@ public:
     };
 
     //! alpha: min-sum normalisation; 0 = by code rate (0.6 below rate 0.4, else 0.7)
-    explicit ldpc_5g(int max_iter = 20, float alpha = 0.f);
+    explicit ldpc_5g(int max_iter = 40, float alpha = 0.f);
     ~ldpc_5g();
 
     //! base graph of the 5G rule for k bits at rate r (TS 38.212 7.2.2, as Sionna)
@@ -59,7 +59,9 @@ public:
     //! one codeword: k info bits (0/1) -> e coded bits
     void encode(const uint8_t* info, int k, int e, int bg, uint8_t* out);
     /*! one codeword: e LLRs -> k hard bits; returns the iterations used (> 0) or
-     *  -max_iter when the syndrome never cleared */
+     *  -max_iter when the syndrome never cleared.  max_iter 40: layered min-sum on BG1 at
+     *  rate 1/3 still gains at the waterfall from 20 to 30 to 50 iterations (BPSK/AWGN, 2 x 4816
+     *  bits at -1.2 dB Es/N0: PER 25 %, 5 %, 0 %); the mean at the operating point is ~7. */
     int decode(const float* llr, int k, int e, int bg, uint8_t* out);
 
     //! whole PDU (plan()): nbits -> coded_bits(nbits) bits
