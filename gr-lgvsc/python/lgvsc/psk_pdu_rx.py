@@ -10,6 +10,9 @@ from .rx_gate import rx_gate
 __all__ = ["psk_pdu_rx"]
 
 NFILTS = 32
+# Loop bandwidth of pfb_clock_sync (rad/symbol).  6.28/200 (gr-digital's example value)
+# slipped a symbol inside the header at -2 dB Es/N0; half of it did not (docs/PHY.md).
+CLOCK_BW = 6.28 / 800.0
 # Access-code detection metric (segment sums c_s of 8 symbols, |sum c_s conj c_{s-1}| /
 # (7 sum |y|^2), lib/psk_burst_demod_impl.cc): ~s / (1 + s) for a burst at Es/N0 s, median
 # 0.39 and 99.9 % above 0.18 at -2 dB; noise alone exceeds 0.17 with probability ~3e-4 per
@@ -50,7 +53,7 @@ class psk_pdu_rx(gr.hier_block2):
         taps = rrc_taps(sps, excess_bw, NFILTS)
         # Matched-filter gain: symbols of a unit-power burst come out at |s| = 1, whatever sps.
         gain = NFILTS / (sps * sum(t * t for t in taps))
-        clock = digital.pfb_clock_sync_ccf(sps, 6.28 / 200.0, [gain * t for t in taps], NFILTS, NFILTS // 2, 1.5, 1)
+        clock = digital.pfb_clock_sync_ccf(sps, CLOCK_BW, [gain * t for t in taps], NFILTS, NFILTS // 2, 1.5, 1)
         psk_burst_demod = pc.compiled().psk_burst_demod
         self.demod = psk_burst_demod(psk_config(mtu), PSK_MODS.index(payload_mod), SYNC_THRESHOLD)
         self.connect(self, gate, clock, self.demod)
