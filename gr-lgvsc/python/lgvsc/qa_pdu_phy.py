@@ -98,9 +98,9 @@ class qa_pdu_phy(gr_unittest.TestCase):
         self.assertGreaterEqual(results["cc"], 0.95, results)
 
     def test_snr_db_tracks_channel_snr(self):
-        # OFDM: Es/N0 per data subcarrier from each burst's training symbols = in-burst
-        # per-sample SNR + 10 log10(64 / 52) (docs/PHY.md), every PDU's own within 2 dB; PSK: gr-digital's M2M4 Es/N0
-        # after the matched filter = in-burst SNR + 10 log10(sps).
+        # Per packet, every PDU's own estimate within 2 dB.  OFDM: Es/N0 per data subcarrier from
+        # the burst's training symbols = in-burst per-sample SNR + 10 log10(64 / 52) (docs/PHY.md);
+        # PSK: Es/N0 of the burst's known symbols after the matched filter = in-burst SNR + 10 log10(sps).
         cases = [("ofdm", ofdm_pdu_tx, ofdm_pdu_rx, ((15, 15.9), (20, 20.9), (25, 25.9))),
                  ("psk", psk_pdu_tx, psk_pdu_rx, ((5, 8), (10, 13), (15, 18)))]
         pdus = random_pdus(12, 500, seed=4, min_len=500)
@@ -116,10 +116,9 @@ class qa_pdu_phy(gr_unittest.TestCase):
                     print(f"{name} in-burst {snr} dB: snr_db median {med:.1f}, range {est[0]:.1f}..{est[-1]:.1f} "
                           f"(reference {ref} dB)")
                     self.assertLess(abs(med - ref), 2.0, f"{name}: snr_db {med:.1f} at reference {ref} dB")
-                    if name == "ofdm":  # per packet: each burst's own estimate from its training symbols
-                        self.assertEqual(len(est), len(res.received), "every OFDM PDU carries snr_db")
-                        for e in est:
-                            self.assertLess(abs(e - ref), 2.0, f"ofdm: a PDU's snr_db {e:.1f} at reference {ref} dB")
+                    self.assertEqual(len(est), len(res.received), f"{name}: every PDU carries snr_db")
+                    for e in est:
+                        self.assertLess(abs(e - ref), 2.0, f"{name}: a PDU's snr_db {e:.1f} at reference {ref} dB")
                     medians.append(med)
             self.assertEqual(medians, sorted(medians), f"{name}: snr_db not increasing with SNR")
 
