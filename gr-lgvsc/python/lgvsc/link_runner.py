@@ -116,6 +116,8 @@ def _phy_blocks(a):
         except AttributeError:
             raise ValueError(f"PHY {a.phy!r} is not available in this build of gr-lgvsc") from None
         kw = {"mtu": a.mtu, "fec_mode": a.fec}
+        if a.mcs:
+            kw["mcs"] = a.mcs
         if a.payload_mod:
             kw["payload_mod"] = a.payload_mod
         if a.gap is not None:
@@ -124,7 +126,7 @@ def _phy_blocks(a):
         spb_fn = getattr(tx, "samples_per_burst", None)
         spb = int(spb_fn(a.mtu)) if callable(spb_fn) else None
         phy = {"mtu": a.mtu, "fec": a.fec, "payload_mod": a.payload_mod, "gap": a.gap}
-        for attr in ("sps", "excess_bw", "payload_mod", "gap"):  # what the block chose
+        for attr in ("sps", "excess_bw", "payload_mod", "gap", "mcs"):  # what the block chose
             if isinstance(getattr(tx, attr, None), (int, float, str)):
                 phy[attr] = getattr(tx, attr)
     phy.update(phy=a.phy, samp_rate=a.samp_rate, samples_per_mtu_burst=spb)
@@ -141,8 +143,11 @@ def build_link(a):
         if a.snr is None:
             raise ValueError("--mcs auto needs --snr")
         a.mcs = pc.mcs_for_snr(a.snr)  # --snr is Es/N0 per data subcarrier, as the paper's table
-    if a.mcs and a.phy != "ofdm":
-        raise ValueError(f"--mcs is an OFDM PHY option; PHY {a.phy!r} takes --fec")
+        if a.phy == "psk":  # its most efficient preset is paper-6dB (it carries no 16-QAM)
+            from .psk_pdu_tx import PSK_MCS_NAMES
+            a.mcs = a.mcs if a.mcs in PSK_MCS_NAMES else "paper-6dB"
+    if a.mcs and a.phy not in ("ofdm", "psk"):
+        raise ValueError(f"--mcs is an OFDM/PSK PHY option; PHY {a.phy!r} takes --fec")
     tx, rx, phy = _phy_blocks(a)
     if a.max_pps == "auto":
         if not phy["samples_per_mtu_burst"]:
@@ -198,8 +203,9 @@ def _args(argv):
     ap.add_argument("--phy", default="ofdm", help="ofdm (default) or another gr-lgvsc PDU PHY, e.g. psk")
     ap.add_argument("--fec", default="none", help="PHY FEC mode: none (default) or cc")
     ap.add_argument("--mcs", default="",
-                    help="OFDM modulation and coding scheme, overrides --fec: " + ", ".join(pc.MCS_NAMES)
-                    + " (docs/PHY.md); 'auto' = the highest paper preset whose Es/N0 <= the channel's")
+                    help="modulation and coding scheme, overrides --fec: " + ", ".join(pc.MCS_NAMES)
+                    + " (PSK: none, cc, paper-0dB..paper-6dB; docs/PHY.md); 'auto' = the highest paper"
+                    " preset (that the PHY carries) whose Es/N0 <= the channel's")
     ap.add_argument("--mtu", type=int, default=1500, help="PHY MTU in bytes (default %(default)s)")
     ap.add_argument("--fft-len", type=int, default=64)
     ap.add_argument("--cp-len", type=int, default=16)

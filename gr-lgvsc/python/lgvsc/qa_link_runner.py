@@ -92,6 +92,16 @@ class qa_link_runner(gr_unittest.TestCase):
             self.assertAlmostEqual(parts["phy"]["esn0_db"], esn0, places=2)
             self.assertAlmostEqual(parts["phy"]["sample_snr_db"], esn0 - 10 * math.log10(64 / 52), places=2)
 
+    def test_psk_takes_the_mcs_names_it_carries(self):
+        base = ["--source", "tcp://127.0.0.1:9", "--sink", "tcp://127.0.0.1:9", "--phy", "psk"]
+        _, parts = build_link(_args([*base, "--mcs", "paper-2dB"]))
+        self.assertEqual(parts["phy"]["mcs"], "paper-2dB")
+        for esn0, want in ((-1.0, "paper-0dB"), (4.5, "paper-4dB"), (10.0, "paper-6dB")):
+            _, parts = build_link(_args([*base, "--mcs", "auto", "--snr", str(esn0)]))
+            self.assertEqual(parts["phy"]["mcs"], want)
+        with self.assertRaisesRegex(ValueError, "not carried by the PSK PHY"):
+            build_link(_args([*base, "--mcs", "paper-8dB"]))
+
     def test_auto_rate_from_the_phy(self):
         _, parts = build_link(_args(["--source", "tcp://127.0.0.1:9", "--sink", "tcp://127.0.0.1:9",
                                      "--samp-rate", "2e6", "--snr", "20"]))
