@@ -195,6 +195,10 @@ def main():
     cpu_rate = {k: statistics.median(x[5] for x in v) for k, v in runs.items()}
     print(f"  samples per CPU-second (whole process): stock {cpu_rate['stock'] / 1e6:.2f} MS, ours "
           f"{cpu_rate['ours'] / 1e6:.2f} MS, ratio ours/stock {cpu_rate['ours'] / cpu_rate['stock']:.2f}")
+    # On a shared machine the wall rate is the scheduler's share: each runnable thread gets a slice, so a
+    # chain with many busy threads gets more cores.  Cores used = CPU per PDU x PDUs per second.
+    cores = {k: statistics.median(x[2] * 1e-6 * x[1] for x in v) for k, v in runs.items()}
+    print(f"  cores used (load average {os.getloadavg()[0]:.1f}): stock {cores['stock']:.2f}, ours {cores['ours']:.2f}")
     print_profile(runs, args.n)
     if args.mcs_n:
         print(f"\nMS/s per MCS, TX + RX in one process, no channel ({args.mcs_n} PDUs of {args.mcs_size} B, "
