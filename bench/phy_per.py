@@ -39,6 +39,8 @@ from gnuradio.lgvsc.loopback import pdu_collector, pdu_feeder, random_pdus, run_
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GRID = {"none": [8, 10, 12, 14], "cc": [3, 4, 5, 6, 7]}
+# paper presets: Es/N0 offsets from the paper SNR (the LDPC waterfall lies around -0.5..+1 dB)
+GRID_OFFSETS = (-1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
 # Sionna's 5G LDPC (k 3072..6144) reaches PER 1 % about 0.5-2 dB below each paper SNR
 LINKSIM_OFFSETS = (-2.0, -1.5, -1.0, -0.5, 0.0)
 
@@ -203,6 +205,22 @@ def snr_at(points, target=0.01):
     return None
 
 
+def load_csv(path):
+    """rows, curves, sims, fading of a phy_per.csv written by this bench."""
+    rows, curves, sims, fading = [], {}, {}, {}
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            rows.append(r)
+            m, snr = r["mcs"], float(r["esn0_db"])
+            if r["per"] not in ("", None):
+                curves.setdefault(m, {})[snr] = float(r["per"])
+            if r["linksim_per"] not in ("", None):
+                sims.setdefault(m, {})[snr] = float(r["linksim_per"])
+            if r.get("tdlc_per") not in ("", None):
+                fading[m] = (float(r["tdlc_per"]), None)
+    return rows, curves, sims, fading
+
+
 def throughput(mcs, n, nbytes):
     pdus = random_pdus(n, nbytes, seed=3, min_len=nbytes)
     t0 = time.process_time()
@@ -229,58 +247,63 @@ def main():
     ap.add_argument("--fading-margin", type=float, default=4.0, help="dB over the paper SNR (default %(default)s)")
     ap.add_argument("--doppler", type=float, default=10.0, help="TDL-C maximum Doppler, Hz (default %(default)s)")
     ap.add_argument("--delay-spread", type=float, default=300e-9, help="TDL-C RMS delay spread, s (default 300 ns)")
+    ap.add_argument("--from-csv", help="print the table and plot of an earlier run's phy_per.csv, measure nothing")
     ap.add_argument("--fading-diag", action="store_true",
                     help="also static TDL-C (0 Hz) and flat Rayleigh at --doppler, same SNR and PDUs")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     pdus = random_pdus(a.pdus, a.bytes, seed=11, min_len=a.bytes)
     sent = [bytes(pmt.u8vector_elements(pmt.cdr(p))) for p in pdus]
-    rows, curves, sims = [], {}, {}
-    for mcs in a.mcs:
-        base = pc.PAPER_MCS_SNR_DB.get(mcs)
-        if base is not None and not a.no_linksim:
-            lgrid = [base + d for d in LINKSIM_OFFSETS]
-            sims[mcs] = linksim(a.venv, mcs, lgrid, a.linksim_pdus * 8 * (a.bytes + 4), 8 * (a.bytes + 4),
-                                os.path.join(a.out, "phy_per_linksim.json"))
-            for esn0, per in sorted(sims[mcs].items()):
-                print(f"  linksim {mcs:10s} Es/N0 {esn0:5.1f} dB: {per:.3f}", flush=True)
-                rows.append({"mcs": mcs, "esn0_db": esn0, "per": None, "linksim_per": round(per, 4),
-                             "tdlc_per": None})
-    if a.linksim_only:
-        return
-    for mcs in a.mcs:
-        base = pc.PAPER_MCS_SNR_DB.get(mcs)
-        grid = GRID.get(mcs) or [base - 1, base, base + 1, base + 2, base + 3]
-        curves[mcs] = {}
-        for i, esn0 in enumerate(grid):
-            per = per_point(mcs, esn0, pdus, sent, seed=100 + i)
-            curves[mcs][esn0] = per
-            print(f"  PER {mcs:10s} Es/N0 {esn0:5.1f} dB: {per:.3f}", flush=True)
-            rows.append({"mcs": mcs, "esn0_db": esn0, "per": round(per, 4), "linksim_per": None,
-                         "tdlc_per": None})
-    fading = {}
-    if not a.no_fading:
-        nf = a.fading_pdus or a.pdus
-        fpdus = random_pdus(nf, a.bytes, seed=12, min_len=a.bytes)
-        fsent = [bytes(pmt.u8vector_elements(pmt.cdr(p))) for p in fpdus]
+    if a.from_csv:  # re-print and re-plot a finished run
+        rows, curves, sims, fading = load_csv(a.from_csv)
+        a.mcs, a.no_tput = [m for m in a.mcs if m in curves], True
+    else:
+        rows, curves, sims = [], {}, {}
         for mcs in a.mcs:
             base = pc.PAPER_MCS_SNR_DB.get(mcs)
-            if base is None:
-                continue
-            r = fading_per(mcs, base + a.fading_margin, fpdus, fsent, a.venv, seed=7, doppler=a.doppler,
-                           delay=str(a.delay_spread))
-            if r is not None:
-                fading[mcs] = r
-                print(f"  fading {mcs:10s} Es/N0 {base + a.fading_margin:5.1f} dB: PER {r[0]:.3f} "
-                      f"({r[1]:.2f} s of fading stream = {r[1] * a.doppler:.0f} Doppler periods)", flush=True)
-            rows.append({"mcs": mcs, "esn0_db": base + a.fading_margin, "per": None, "linksim_per": None,
-                         "tdlc_per": None if r is None else round(r[0], 4)})
-            if a.fading_diag:  # what costs: the fading statistics, or the channel changing within a burst
-                for model, dop, dly in (("tdl-c", 0.0, str(a.delay_spread)), ("rayleigh", a.doppler, "none")):
-                    d = fading_per(mcs, base + a.fading_margin, fpdus, fsent, a.venv, seed=7, model=model,
-                                   doppler=dop, delay=dly)
-                    if d is not None:
-                        print(f"    diagnostic {model} {dop:g} Hz: PER {d[0]:.3f}", flush=True)
+            if base is not None and not a.no_linksim:
+                lgrid = [base + d for d in LINKSIM_OFFSETS]
+                sims[mcs] = linksim(a.venv, mcs, lgrid, a.linksim_pdus * 8 * (a.bytes + 4), 8 * (a.bytes + 4),
+                                    os.path.join(a.out, "phy_per_linksim.json"))
+                for esn0, per in sorted(sims[mcs].items()):
+                    print(f"  linksim {mcs:10s} Es/N0 {esn0:5.1f} dB: {per:.3f}", flush=True)
+                    rows.append({"mcs": mcs, "esn0_db": esn0, "per": None, "linksim_per": round(per, 4),
+                                 "tdlc_per": None})
+        if a.linksim_only:
+            return
+        for mcs in a.mcs:
+            base = pc.PAPER_MCS_SNR_DB.get(mcs)
+            grid = GRID.get(mcs) or [base + d for d in GRID_OFFSETS]
+            curves[mcs] = {}
+            for i, esn0 in enumerate(grid):
+                per = per_point(mcs, esn0, pdus, sent, seed=100 + i)
+                curves[mcs][esn0] = per
+                print(f"  PER {mcs:10s} Es/N0 {esn0:5.1f} dB: {per:.3f}", flush=True)
+                rows.append({"mcs": mcs, "esn0_db": esn0, "per": round(per, 4), "linksim_per": None,
+                             "tdlc_per": None})
+        fading = {}
+        if not a.no_fading:
+            nf = a.fading_pdus or a.pdus
+            fpdus = random_pdus(nf, a.bytes, seed=12, min_len=a.bytes)
+            fsent = [bytes(pmt.u8vector_elements(pmt.cdr(p))) for p in fpdus]
+            for mcs in a.mcs:
+                base = pc.PAPER_MCS_SNR_DB.get(mcs)
+                if base is None:
+                    continue
+                r = fading_per(mcs, base + a.fading_margin, fpdus, fsent, a.venv, seed=7, doppler=a.doppler,
+                               delay=str(a.delay_spread))
+                if r is not None:
+                    fading[mcs] = r
+                    print(f"  fading {mcs:10s} Es/N0 {base + a.fading_margin:5.1f} dB: PER {r[0]:.3f} "
+                          f"({r[1]:.2f} s of fading stream = {r[1] * a.doppler:.0f} Doppler periods)", flush=True)
+                rows.append({"mcs": mcs, "esn0_db": base + a.fading_margin, "per": None, "linksim_per": None,
+                             "tdlc_per": None if r is None else round(r[0], 4)})
+                if a.fading_diag:  # what costs: the fading statistics, or the channel changing within a burst
+                    for model, dop, dly in (("tdl-c", 0.0, str(a.delay_spread)), ("rayleigh", a.doppler, "none")):
+                        d = fading_per(mcs, base + a.fading_margin, fpdus, fsent, a.venv, seed=7, model=model,
+                                       doppler=dop, delay=dly)
+                        if d is not None:
+                            print(f"    diagnostic {model} {dop:g} Hz: PER {d[0]:.3f}", flush=True)
     print("\nSNR (Es/N0 per data subcarrier, dB) at PER 1 %, AWGN + CFO 0.1 subcarrier + 20 ppm SRO, "
           f"{a.bytes}-byte PDUs, {a.pdus} per point; linksim = Sionna 5G LDPC at the paper preset's "
           "modulation and rate (target: gnuradio - linksim <= 1.5 dB)")
@@ -303,7 +326,7 @@ def main():
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(8, 5))
+        fig, ax = plt.subplots(figsize=(12, 6))
         for i, mcs in enumerate(a.mcs):
             pts = sorted(curves[mcs].items())
             color = f"C{i}"
@@ -319,9 +342,9 @@ def main():
         ax.axhline(0.01, color="grey", lw=0.8)
         ax.set_xlabel("Es/N0 per data subcarrier (dB)")
         ax.set_ylabel(f"PER ({a.bytes}-byte PDUs; 1e-3 = none lost)")
-        ax.set_title("OFDM PHY: AWGN + 0.1 subcarrier CFO + 20 ppm SRO (o, x = Sionna linksim); * TDL-C")
+        ax.set_title("OFDM PHY, AWGN + 0.1 subcarrier CFO + 20 ppm SRO: o GNU Radio, x Sionna linksim; * GNU Radio, TDL-C")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, ncol=2)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         fig.savefig(os.path.join(a.out, "phy_per.png"), dpi=110)
     except ImportError:
