@@ -105,23 +105,28 @@ def _block4(x: np.ndarray) -> np.ndarray:
     return c
 
 
-def _ssim_ffmpeg(a: np.ndarray, b: np.ndarray) -> float:
+def _ssim_ffmpeg(a: np.ndarray, b: np.ndarray, work: tuple[np.ndarray, ...] | None = None) -> float:
     """FFmpeg's ``ssim`` filter on one 8-bit plane: 8x8 windows at stride 4, x264's formula.
 
     ``a``, ``b``: int32 arrays, or float32 holding the integers. The sums are exact integers, as FFmpeg's
     (float32 is exact below 2^24: a 4x4 block of ``a² + b²`` is at most 16·2·255²); only the final ratio is
-    floating point.
+    floating point. ``work``: three float32 buffers of the plane's shape cut to multiples of 4 (the
+    products go there instead of into fresh arrays).
     """
     h4, w4 = a.shape[0] // 4, a.shape[1] // 4
     a, b = a[:4 * h4, :4 * w4], b[:4 * h4, :4 * w4]
+    if work is None:
+        work = tuple(np.empty(a.shape, np.float32) for _ in range(3))
+    ab, sq, t = work
 
     def win(x):  # 2x2 blocks = 8x8 pixels, stride 4
         x = _block4(x).astype(np.float64)
         return x[:-1, :-1] + x[1:, :-1] + x[:-1, 1:] + x[1:, 1:]
 
-    ab = a * b
-    sq = a * a
-    sq += b * b
+    np.multiply(a, b, out=ab)
+    np.multiply(a, a, out=sq)
+    np.multiply(b, b, out=t)
+    sq += t
     s1, s2 = win(a), win(b)
     ss, s12 = win(sq), win(ab)
     p = s1 * s2
@@ -179,6 +184,7 @@ class _FrameScorer:
         self.yf = np.empty(shape, np.float32)
         self.ya = np.empty((h, w), np.float32)  # Y'
         self.yb = np.empty((h, w), np.float32)
+        self.yw = tuple(np.empty((h - h % 4, w - w % 4), np.float32) for _ in range(3))
         self.i16 = [np.empty(shape, np.int16) for _ in range(4)]  # x', y', x'y', scratch
         self.sq = np.empty(shape, np.int16)  # x'² + y'² − 16384 (OpenCV filters int16 fast, not uint16)
         self.i32 = [np.empty(shape, np.int32) for _ in range(6)]
@@ -189,12 +195,14 @@ class _FrameScorer:
         self._levels: dict[tuple[int, ...], list[np.ndarray]] = {}
 
     def _level(self, shape: tuple[int, ...]) -> list[np.ndarray]:
-        """Float32 buffers of one MS-SSIM scale: 4 filtered maps full size, 3 of the valid size, 2 products."""
+        """Float32 buffers of one MS-SSIM scale: 4 filtered maps and 2 products full size, 3 of the valid
+        size, 2 for the pooled frames of this scale."""
         if shape not in self._levels:
             p = (len(self.g) - 1) // 2
             vshape = (max(shape[0] - 2 * p, 0), max(shape[1] - 2 * p, 0), shape[2])
             self._levels[shape] = ([np.empty(shape, np.float32) for _ in range(6)]
-                                   + [np.empty(vshape, np.float32) for _ in range(3)])
+                                   + [np.empty(vshape, np.float32) for _ in range(3)]
+                                   + [np.empty(shape, np.float32) for _ in range(2)])
         return self._levels[shape]
 
     def score(self, a: np.ndarray, b: np.ndarray, ssim: bool = True) -> tuple[float, float, float, float, float]:
@@ -211,7 +219,7 @@ class _FrameScorer:
         psnr_rgb = _psnr(cv2.norm(a, b, cv2.NORM_L2SQR), a.size)
         if not ssim:
             return psnr_y, math.nan, psnr_rgb, math.nan, math.nan
-        ssim_y = _ssim_ffmpeg(ya, yb)
+        ssim_y = _ssim_ffmpeg(ya, yb, self.yw)
 
         cv2.subtract(a, _CENTRE, dst=xc, dtype=cv2.CV_16S)
         cv2.subtract(b, _CENTRE, dst=yc, dtype=cv2.CV_16S)
@@ -281,7 +289,7 @@ class _FrameScorer:
         last = len(_MS_WEIGHTS) - 1
         for level in range(len(_MS_WEIGHTS)):
             buf = self._level(x.shape)
-            m1, m2, s12, ss, t, u, w0, w1, w2 = buf
+            m1, m2, s12, ss, t, u, w0, w1, w2 = buf[:9]
             for src, dst in zip(maps, (m1, m2, s12, ss), strict=True):
                 cv2.sepFilter2D(src, cv2.CV_32F, g, g, dst=dst, borderType=cv2.BORDER_REFLECT)
             m1v, m2v, s12v, ssv = (z[p:-p, p:-p] for z in (m1, m2, s12, ss))
@@ -293,8 +301,9 @@ class _FrameScorer:
             cv2.divide(w1, w2, dst=w1)  # cs map
             if level < last:
                 vals.append(np.maximum(cv2.mean(w1)[:x.shape[2]], 0.0))
-                x, y = _pool2(x), _pool2(y)
-                buf = self._level(x.shape)
+                nxt = self._level(((x.shape[0] + 1) // 2, (x.shape[1] + 1) // 2, x.shape[2]))
+                x, y = _pool2(x, nxt[9]), _pool2(y, nxt[10])
+                buf = nxt
                 t, u = buf[4], buf[5]
                 np.multiply(x, y, out=t)
                 np.multiply(x, x, out=u)
@@ -310,7 +319,7 @@ class _FrameScorer:
         return 0.0 if v != v else v  # NaN -> 0, as the reference's nan_to_num
 
 
-def _pool2(x: np.ndarray) -> np.ndarray:
+def _pool2(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """pytorch-msssim's ``avg_pool2d(kernel 2, padding = side % 2)`` of a centred ``(H, W, C)`` float32 frame.
 
     Its zero padding (counted in the mean) is −128 here; only the leading pad of an odd side is ever pooled.
@@ -321,7 +330,7 @@ def _pool2(x: np.ndarray) -> np.ndarray:
     ph, pw = x.shape[0] % 2, x.shape[1] % 2
     if ph or pw:
         x = cv2.copyMakeBorder(x, ph, 0, pw, 0, cv2.BORDER_CONSTANT, value=(-128.0,) * 4)
-    return cv2.resize(x, (x.shape[1] // 2, x.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(x, (x.shape[1] // 2, x.shape[0] // 2), dst=out, interpolation=cv2.INTER_LINEAR)
 
 
 def default_threads() -> int:
