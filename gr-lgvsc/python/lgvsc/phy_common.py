@@ -68,9 +68,11 @@ CRC_LEN = 4  # bytes of CRC-32 appended to every PDU before FEC
 
 # --- The OFDM PHY's modulation-and-coding schemes (docs/PHY.md "MCS table") -------------
 # name -> (code, modulation or None = the block's payload_mod, code rate).  The six paper
-# presets are the paper's operating points (modulation, code rate); their FEC is gr-fec's
-# polar code (N = POLAR_N, SC-list decoder of list size POLAR_LIST), chosen by measurement
-# (bench/phy_fec_choice.py, docs/PHY.md).  "none" and "cc" are the two earlier modes.
+# presets are the paper's operating points (modulation, code rate); their FEC is the 5G NR
+# LDPC of gr-lgvsc/lib/ldpc_5g.cc (the code of Sionna's LDPC5GEncoder; segmentation:
+# ldpc_coded_bits), chosen over gr-fec's polar code (N = POLAR_N, SC-list POLAR_LIST, still
+# accepted as code "polar") by measurement (bench/phy_fec.py, docs/PHY.md "FEC choice").
+# "none" and "cc" are the two earlier modes.
 POLAR_N = 2048
 POLAR_LIST = 4
 MCS = {
