@@ -389,7 +389,8 @@ class QualityAccumulator:
         self._win: int | None = None
         self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[Future] = deque()
+        self._pending: deque[tuple[Future, tuple[np.ndarray, np.ndarray]]] = deque()
+        self._free: list[tuple[np.ndarray, np.ndarray]] = []
 
     def add(self, reference: np.ndarray, test: np.ndarray) -> None:
         """Score the next ``(F, H, W, 3)`` uint8 frames of both clips."""
@@ -429,19 +430,35 @@ class QualityAccumulator:
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="lgvsc-score")
-        self._pending.append(self._pool.submit(self._score, np.array(a, order="C"), np.array(b, order="C")))
+        # The copies go into buffers that come back when their frame is scored (fresh frame-sized arrays
+        # per frame cost page faults).
+        for i, pair in enumerate(self._free):
+            if pair[0].shape == a.shape:
+                bufs = self._free.pop(i)
+                break
+        else:
+            bufs = (np.empty(a.shape, np.uint8), np.empty(a.shape, np.uint8))
+        np.copyto(bufs[0], a)
+        np.copyto(bufs[1], b)
+        self._pending.append((self._pool.submit(self._score, *bufs), bufs))
         depth = max(2 * self.threads, _MS_CAP // max(1, 2 * a.nbytes))
         while len(self._pending) > depth:
-            self._rows.append(self._pending.popleft().result())
+            self._collect()
+
+    def _collect(self) -> None:
+        fut, bufs = self._pending.popleft()
+        self._rows.append(fut.result())
+        self._free.append(bufs)
 
     def _drain(self) -> None:
         try:
             while self._pending:
-                self._rows.append(self._pending.popleft().result())
+                self._collect()
         finally:
-            for f in self._pending:
-                f.cancel()
+            for fut, _ in self._pending:
+                fut.cancel()
             self._pending.clear()
+            self._free.clear()
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
