@@ -329,7 +329,8 @@ class VideoWriter:
         import cv2
 
         self._check(frame)
-        self._encode(av.VideoFrame.from_ndarray(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420), format="yuv420p"))
+        self._yuv = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420, dst=getattr(self, "_yuv", None))  # reused
+        self._encode(av.VideoFrame.from_ndarray(self._yuv, format="yuv420p"))  # (PyAV copies it)
 
     def _encode(self, vf) -> None:
         for packet in self._stream.encode(vf):
