@@ -8,10 +8,11 @@ import math
 import numpy as np
 import pmt
 from gnuradio import blocks, gr, gr_unittest
+from gnuradio import pdu as gr_pdu
 from gnuradio.lgvsc import phy_common as pc
 from gnuradio.lgvsc import psk_pdu_rx, psk_pdu_tx
 from gnuradio.lgvsc.loopback import pdu_feeder, random_pdus, run_loopback
-from gnuradio.lgvsc.psk_pdu_tx import PSK_MCS_NAMES
+from gnuradio.lgvsc.psk_pdu_tx import PSK_MCS_NAMES, psk_config
 
 MTU = 1500
 SPS = 2
@@ -54,6 +55,50 @@ class qa_psk_mcs(gr_unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "mcs"):
             psk_pdu_rx(mcs="paper-99dB")
         self.assertEqual(psk_pdu_tx(fec_mode="cc").mcs, "cc")
+
+    def test_cpp_blocks_check_their_arguments_and_inputs(self):
+        lp = pc.compiled()
+        cfg = psk_config(MTU)
+        with self.assertRaises(ValueError):
+            lp.psk_burst_mod(cfg, pc.MCS_NAMES.index("paper-8dB"), 0, 0)  # 16-QAM: not a PSK MCS
+        with self.assertRaises(ValueError):
+            lp.psk_burst_mod(cfg, 0, 2, 0)  # payload modulation id
+        with self.assertRaises(ValueError):
+            lp.psk_burst_demod(cfg, 0, 1.5)  # threshold
+        bad = psk_config(MTU)
+        bad.constellations = [bad.constellations[1]]
+        with self.assertRaises(ValueError):
+            lp.psk_burst_demod(bad, 0, 0.17)
+        # symbols straight from the modulator: every MCS round-trips; then malformed messages
+        # (not a PDU, empty, oversize) are dropped, an unknown / 16-QAM mcs gets the default
+        mod = lp.psk_burst_mod(cfg, 0, 1, 128)
+        demod = lp.psk_burst_demod(cfg, 0, 0.17)
+        rng = np.random.default_rng(2)
+        sent = []
+        msgs = [pmt.intern("junk"), pdu(b""), pdu(bytes(MTU + pc.CRC_LEN + 1))]
+        for i, name in enumerate([*PSK_MCS_NAMES, "paper-10dB", "nosuch"]):
+            data = rng.integers(0, 256, 50 + 37 * i, dtype=np.uint8).tobytes()
+            msgs.append(pdu(data, name))
+            sent.append((data, name if name in PSK_MCS_NAMES else "none"))
+        tb = gr.top_block()
+        to_stream = gr_pdu.pdu_to_tagged_stream(gr.types.complex_t, "packet_len")
+        snk = blocks.message_debug()
+        feeder = pdu_feeder(msgs)
+        tb.msg_connect(feeder, "out", mod, "in")
+        tb.msg_connect(mod, "out", to_stream, "pdus")
+        tb.connect(to_stream, demod)
+        tb.msg_connect(demod, "out", snk, "store")
+        tb.start()
+        while snk.num_messages() < len(sent):  # no timed assert: ctest's timeout bounds a hang
+            feeder.done.wait(0.05)
+        tb.stop()
+        tb.wait()
+        got = [snk.get_message(i) for i in range(snk.num_messages())]
+        self.assertEqual(len(got), len(sent))
+        for msg, (data, name) in zip(got, sent, strict=True):
+            body = bytes(pmt.u8vector_elements(pmt.cdr(msg)))
+            self.assertEqual(body, data)  # the CRC is the caller's: crc_append / pdu_rx_check
+            self.assertEqual(pmt.symbol_to_string(pmt.dict_ref(pmt.car(msg), pmt.intern("mcs"), pmt.PMT_NIL)), name)
 
     def test_samples_per_burst_is_what_the_tx_sends(self):
         for mcs in PSK_MCS_NAMES:
