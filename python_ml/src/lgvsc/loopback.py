@@ -453,6 +453,9 @@ def run_loopback(cfg: LoopbackConfig) -> LoopbackResult:
     from lgvsc.workers.client import FREE, WorkerProcess, die_with_parent
 
     cfg.validate()
+    from lgvsc.encoder import limit_native_heap
+
+    limit_native_heap()  # the score pass's frame buffers: glibc's heap does not grow with the length
     timings: dict[str, float] = {}
     t = time.monotonic()
     check_gnuradio(cfg.gr_python)

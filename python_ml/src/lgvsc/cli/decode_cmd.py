@@ -47,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 <= args.crf <= 51:
         raise UserError(f"--crf must lie in 0..51, got {args.crf}")
+    from lgvsc.encoder import limit_native_heap
+
+    limit_native_heap()  # peak RSS bounded whatever the length (lgvsc.encoder.limit_native_heap)
     stream, damaged = read_stream_file_tolerant(args.stream)
     for d in damaged:  # the file form's CRC-32: a damaged object is concealed like a lost one
         print(f"lgvsc decode: warning: {args.stream}: damaged {d.describe()}; concealed", file=sys.stderr)

@@ -102,6 +102,8 @@ class _KeyframeWindow:
         return self.w.next_segment <= oid <= self.w.next_segment + KEYFRAME_WINDOW
 
     def _decode(self, oid: int) -> np.ndarray:
+        # a keyframe known to decode, decoded again: it arrived outside the window (the output lagged)
+        self.w.stats["keyframes_decoded_again"] = self.w.stats.get("keyframes_decoded_again", 0) + 1
         return self.w.seg_dec.decode_keyframe(self.w._keyframe(oid))
 
     def __contains__(self, oid: object) -> bool:
@@ -164,6 +166,9 @@ class DecoderWorker(Worker):
                  profile: str = "classical", profile_options: dict[str, Any] | None = None,
                  sub: str | None = None, finish_on_end: bool = False, exit_on_finish: bool = False,
                  crf: int = 18, segment_deadline_s: float | None = None) -> None:
+        from lgvsc.encoder import limit_native_heap
+
+        limit_native_heap()  # before the worker's threads start: glibc's heap does not grow with the length
         super().__init__(options)
         if segment_deadline_s is not None and not math.isfinite(segment_deadline_s):
             raise UserError(f"segment deadline must be a finite number of seconds, got {segment_deadline_s}")
