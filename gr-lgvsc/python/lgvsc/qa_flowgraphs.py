@@ -42,7 +42,10 @@ class qa_flowgraphs(gr_unittest.TestCase):
 SIM = ("loopback_sim", "loopback_sionna", "phy_swap", "tx_zmq", "rx_zmq", "semantic_loopback",
        "semantic_loopback_stock_zmq", "semantic_tx_zmq", "semantic_rx_zmq")
 OTA = tuple(f"{side}_{dev}{gui}" for side in ("tx", "rx") for dev in ("usrp", "hackrf") for gui in ("", "_gui"))
-CLI_OPTIONS = {**{name: (("--fec-mode", "fec_mode"),) for name in SIM},
+SIM_MCS = ("loopback_sim", "loopback_sionna", "tx_zmq", "semantic_loopback", "semantic_loopback_stock_zmq",
+           "semantic_tx_zmq")  # their OFDM TX takes --mcs
+CLI_OPTIONS = {**{name: (("--fec-mode", "fec_mode"),) + ((("--mcs", "mcs"),) if name in SIM_MCS else ())
+                  for name in SIM},
                **{name: (("--fec-mode", "fec_mode"), ("--payload-mod", "payload_mod"))
                   + ((("--mcs", "mcs"),) if name.startswith("tx_") else ()) for name in OTA}}
 
