@@ -37,7 +37,7 @@ const std::vector<std::vector<int>> LIFT_SETS = {
 // T: scratch (deg x Z).  Returns nothing; updates L and R in place.
 LGVSC_MULTIVERSION
 void process_row(float* __restrict L, float* __restrict R, float* __restrict T, const int* cols,
-                 const int* shifts, int deg, int Z, float alpha, float* __restrict min1,
+                 const int* shifts, int deg, int Z, float alpha, float beta, float* __restrict min1,
                  float* __restrict min2, float* __restrict sgn, float* __restrict imin)
 {
     for (int i = 0; i < Z; i++) {
@@ -68,9 +68,10 @@ void process_row(float* __restrict L, float* __restrict R, float* __restrict T, 
             sgn[i] = ti < 0.f ? -sg : sg;
         }
     }
-    for (int i = 0; i < Z; i++) {
-        min1[i] *= alpha;
-        min2[i] *= alpha;
+    for (int i = 0; i < Z; i++) {  // offset-normalised: max(alpha m - beta, 0)
+        float a = min1[i] * alpha - beta, b = min2[i] * alpha - beta;
+        min1[i] = a > 0.f ? a : 0.f;
+        min2[i] = b > 0.f ? b : 0.f;
     }
     for (int e = 0; e < deg; e++) {
         float* dst = L + (size_t)cols[e] * Z;
@@ -178,12 +179,15 @@ struct ldpc_5g::code {
     }
 };
 
-ldpc_5g::ldpc_5g(int max_iter, float alpha) : d_max_iter(max_iter), d_alpha(alpha)
+ldpc_5g::ldpc_5g(int max_iter, float alpha, float beta)
+    : d_max_iter(max_iter), d_alpha(alpha), d_beta(beta)
 {
     if (max_iter < 1 || max_iter > 200)
         throw std::invalid_argument("LDPC max_iter must be 1..200");
-    if (!(alpha >= 0 && alpha <= 1))
-        throw std::invalid_argument("LDPC alpha must be in [0, 1] (0: by code rate)");
+    if (!(alpha > 0 && alpha <= 1))
+        throw std::invalid_argument("LDPC alpha must be in (0, 1]");
+    if (!(beta >= 0 && beta <= 10))
+        throw std::invalid_argument("LDPC beta must be in [0, 10]");
 }
 
 ldpc_5g::~ldpc_5g() = default;
@@ -347,17 +351,13 @@ int ldpc_5g::decode(const float* llr, int k, int e, int bg, uint8_t* out)
     d_imin.resize(Z);
     d_hard.resize((size_t)ncols * Z);
     std::vector<uint8_t> par(Z);
-    // Normalisation of min-sum: measured best per rate on BPSK/AWGN, 2 x 4816-bit BG1 segments
-    // (PER at the waterfall, 200 PDUs: rate 1/3 0.6 > 0.55, 0.65; 1/2 0.65-0.7 > 0.6, 0.75; 2/3 and
-    // 3/4 0.7 > 0.75 > 0.8); docs/PHY.md.
-    const float alpha = d_alpha > 0 ? d_alpha : ((double)k / e < 0.4 ? 0.6f : 0.7f);
     int it = 0;
     bool ok = false;
     for (it = 1; it <= d_max_iter; it++) {
         for (int r = 0; r < nrows; r++) {
             int e0 = c.row_start[r];
             process_row(d_L.data(), d_R.data() + (size_t)e0 * Z, d_T.data(), &c.cols[e0], &c.shifts[e0],
-                        c.row_start[r + 1] - e0, Z, alpha, d_min1.data(), d_min2.data(), d_sgn.data(),
+                        c.row_start[r + 1] - e0, Z, d_alpha, d_beta, d_min1.data(), d_min2.data(), d_sgn.data(),
                         d_imin.data());
         }
         // early termination: syndrome of the hard decisions over the active rows

@@ -54,7 +54,7 @@ class ofdm_burst_demod_impl : public ofdm_burst_demod
     std::vector<gr::fec::generic_decoder::sptr> d_dec;
     gr::fec::generic_decoder::sptr d_hdr_dec;
     gr::fec::generic_encoder::sptr d_hdr_enc;
-    ldpc_5g d_ldpc;  // 5G NR LDPC (CODE_LDPC MCSs), layered normalized min-sum, <= 40 iterations
+    ldpc_5g d_ldpc;  // 5G NR LDPC (CODE_LDPC MCSs), layered offset-normalized min-sum, <= 40 iterations
     gr::fft::fft_complex_fwd d_fft;
     std::vector<gr_complex> d_train_td;  // conj-ready time-domain training
     int d_max_burst;

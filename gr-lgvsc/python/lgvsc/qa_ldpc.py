@@ -119,6 +119,8 @@ class qa_ldpc(gr_unittest.TestCase):
             ldpc_5g(0, 0.75)
         with self.assertRaises(ValueError):
             ldpc_5g(20, 1.5)
+        with self.assertRaises(ValueError):
+            ldpc_5g(20, 0.8, -1.0)
         # non-finite and huge LLRs are taken as erasures / clipped, never crash
         out = codec.decode([float("nan"), float("inf"), -1e30] + [1.0] * 297, 100, 0)
         self.assertEqual(len(out), 100)

@@ -43,8 +43,12 @@ public:
         int bg;  //!< base graph 1 or 2
     };
 
-    //! alpha: min-sum normalisation; 0 = by code rate (0.6 below rate 0.4, else 0.7)
-    explicit ldpc_5g(int max_iter = 40, float alpha = 0.f);
+    /*! Check-node messages max(alpha * min - beta, 0) (offset-normalised min-sum; beta in LLR
+     *  units, so the input must be true-scale LLRs, as the OFDM demod's are).  alpha 0.8, beta 0.3:
+     *  measured on BPSK/AWGN, 2 x 4816-bit BG1 segments, 40 iterations, 200 PDUs at the waterfall:
+     *  PER rate 1/3 -1.3 dB 1 % (normalised-only 0.6: 11 %), 1/2 1.05 dB 1 % (0.7: 8 %), 2/3 3 dB
+     *  17.5 % (0.7: 24 %), 3/4 4 dB 23.5 % (0.7: 25 %); (0.75, 0.2), (0.85, 0.4), (0.9, 0.5) no better. */
+    explicit ldpc_5g(int max_iter = 40, float alpha = 0.8f, float beta = 0.3f);
     ~ldpc_5g();
 
     //! base graph of the 5G rule for k bits at rate r (TS 38.212 7.2.2, as Sionna)
@@ -80,7 +84,7 @@ public:
 private:
     const code& get(int bg, int z, int ils);
     int d_max_iter;
-    float d_alpha;
+    float d_alpha, d_beta;
     int d_last_iter = 0;
     std::mutex d_mu;
     std::map<int, std::unique_ptr<code>> d_codes;

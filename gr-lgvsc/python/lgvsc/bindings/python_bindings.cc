@@ -54,7 +54,8 @@ PYBIND11_MODULE(lgvsc_python, m)
 
     // 5G NR LDPC codec (tests, Sionna cross-check, the ML side's rate accounting)
     py::class_<ldpc_5g>(m, "ldpc_5g")
-        .def(py::init<int, float>(), py::arg("max_iter") = 40, py::arg("alpha") = 0.f)
+        .def(py::init<int, float, float>(), py::arg("max_iter") = 40, py::arg("alpha") = 0.8f,
+             py::arg("beta") = 0.3f)
         .def_static("select_bg", &ldpc_5g::select_bg, py::arg("k"), py::arg("r"))
         .def_static("lifting", [](int k, int bg) { int z, ils; ldpc_5g::select_lifting(k, bg, z, ils);
                                                    return std::make_pair(z, ils); }, py::arg("k"), py::arg("bg"))
