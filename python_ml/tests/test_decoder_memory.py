@@ -111,3 +111,33 @@ def test_a_long_segment_is_held_a_piece_at_a_time():
     whole = SegmentDecoder(VideoInfo(32, 16, 24, 1, 600), FlowInterpolationGenerator())
     whole.piece_frames = whole.max_chunk_frames
     assert np.array_equal(dec.decode_segment(0, 599, a, b), whole.decode_segment(0, 599, a, b))
+
+
+def test_refinement_frames_are_decoded_a_chunk_at_a_time():
+    """A segment with 60 refinements: the lazy form is pulled a chunk's worth at a time (at most
+    MAX_CHUNK_REFINEMENTS + 1 frames held), and the frames are those of the whole list at once."""
+    from lgvsc.decoder import MAX_CHUNK_REFINEMENTS, RefinementFrames
+
+    n, w, h = 200, 32, 16
+    a = np.zeros((h, w, 3), np.uint8)
+    b = np.full((h, w, 3), 200, np.uint8)
+    idx = list(range(3, 183, 3))
+    refs = [(i, np.full((h, w, 3), i, np.uint8)) for i in idx]
+    dec = SegmentDecoder(VideoInfo(w, h, 24, 1, n), FlowInterpolationGenerator())
+    whole = dec.decode_segment(0, n - 1, a, b, refinements=refs)
+    given: list[int] = []
+    most = 0
+
+    def frames():
+        nonlocal most
+        for i, f in refs:
+            given.append(i)
+            yield i, f
+
+    lazy = RefinementFrames(idx, frames())
+    out = []
+    for chunk in dec.iter_segment(0, n - 1, a, b, refinements=lazy):
+        most = max(most, len(given) - sum(len(c) for c in out) // 3)  # pulled ahead of what was emitted
+        out.append(chunk)
+    assert np.array_equal(np.concatenate(out), whole)
+    assert most <= MAX_CHUNK_REFINEMENTS + 1, most

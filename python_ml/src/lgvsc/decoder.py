@@ -44,7 +44,7 @@ from lgvsc.backends.classical_generator import interpolate_at
 from lgvsc.backends.classical_keyframe import keyframe_codec_for
 from lgvsc.stream import REFINEMENT_CODEC, Keyframe, Segment, SemanticStream, VideoInfo
 
-__all__ = ["GREY", "DecodeReport", "SegmentDecoder", "SemanticDecoder", "MAX_FRAMES", "MAX_PIXELS", "PIECE_FRAMES", "keep_tail",
+__all__ = ["GREY", "DecodeReport", "SegmentDecoder", "SemanticDecoder", "MAX_FRAMES", "MAX_PIXELS", "PIECE_FRAMES", "RefinementFrames", "keep_tail",
            "declare_keyframes"]
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,9 @@ MAX_CHUNK_FRAMES = 240  # a longer segment is generated in chunks (bounded memor
 #: Frames per piece when the generator makes a chunk piece by piece (the classical one does): what the decoder
 #: holds at once, whatever a segment's length (a short clip's segments and a long one's cost the same).
 PIECE_FRAMES = 16
+#: Refinement frames held for one generator request at most: a chunk with more is cut at a refinement frame
+#: (for the classical generator, which interpolates between consecutive anchors, the frames are the same).
+MAX_CHUNK_REFINEMENTS = 16
 #: A chunk never holds more than this many bytes of frames (fewer frames per chunk for big geometries).
 MAX_CHUNK_BYTES = 256 * 1024 * 1024
 #: Boundary (key)frames held at once while frames are generated: decoded when first needed, dropped after.
@@ -122,10 +125,48 @@ def keep_tail(tail: np.ndarray | None, frames: np.ndarray, n: int) -> np.ndarray
     return out.copy() if len(out) else (None if tail is None else np.asarray(tail)[-n:])
 
 
+class RefinementFrames:
+    """A segment's refinement frames, decoded in order as :meth:`SegmentDecoder.iter_segment` asks for them
+    (a chunk's at a time, not the whole segment's: a long segment of a long clip can carry a hundred).
+
+    ``indices`` are their frame indices (ascending); ``frames`` yields ``(frame_index, frame)`` in that order.
+    """
+
+    def __init__(self, indices: Sequence[int], frames: Iterator[tuple[int, np.ndarray]]) -> None:
+        self.indices = [int(i) for i in indices]
+        self._it = frames
+
+    def until(self, last: int) -> list[tuple[int, np.ndarray]]:
+        """The next frames up to frame index ``last`` inclusive (each given once)."""
+        out = []
+        while self.indices and self.indices[0] <= last:
+            i, f = next(self._it)
+            if i != self.indices[0]:
+                raise RuntimeError(f"refinement frames out of order: {i}, expected {self.indices[0]}")
+            self.indices.pop(0)
+            out.append((i, f))
+        return out
+
+
 def _pieces(generator: SegmentGenerator, req: SegmentRequest, n: int) -> Iterator[np.ndarray]:
     """``generator``'s frames for ``req`` in pieces (one array from a generator that has no ``generate_pieces``)."""
     pieces = getattr(generator, "generate_pieces", None)
     return pieces(req, n) if pieces is not None else iter([generator.generate(req)])
+
+
+def _cut_at_refinements(cuts: list[int], offsets: Sequence[int], most: int) -> list[int]:
+    """``cuts`` with a cut added at a refinement offset wherever a chunk would hold more than ``most``.
+
+    >>> _cut_at_refinements([0, 9], [1, 2, 3, 4, 5], 2)
+    [0, 3, 9]
+    """
+    out = [cuts[0]]
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        inside = [o for o in offsets if a < o < b]
+        for j in range(most, len(inside), most + 1):
+            out.append(inside[j])
+        out.append(b)
+    return out
 
 
 class SegmentDecoder:
@@ -189,6 +230,32 @@ class SegmentDecoder:
                                        self.video.width, self.video.height)
         return [(r.frame_index, f) for r, f in zip(seg.refinements, frames[1:], strict=True)]
 
+    def iter_refinements(self, start_kf: Keyframe, seg: Segment) -> RefinementFrames:
+        """:meth:`decode_refinements` in bounded memory: the chain is decoded once through to check it (a frame
+        at a time; ``ValueError`` as there when broken), then again as the frames are asked for."""
+        if not seg.refinements:
+            return RefinementFrames([], iter(()))
+        if start_kf.frame_index != seg.start_frame or not start_kf.data:
+            raise ValueError(f"segment {seg.index}: refinements need its start keyframe {seg.start_frame}")
+        if start_kf.codec_id != REFINEMENT_CODEC:
+            raise ValueError(f"segment {seg.index}: refinements follow an {REFINEMENT_CODEC} keyframe, "
+                             f"not {start_kf.codec_id!r}")
+        codec = self.codec(REFINEMENT_CODEC)
+        units = [start_kf.data, *(r.data for r in seg.refinements)]
+        w, h = self.video.width, self.video.height
+        if not hasattr(codec, "iter_decode_sequence"):
+            return RefinementFrames(seg.refinement_indices(), iter(self.decode_refinements(start_kf, seg)))
+        for _ in codec.iter_decode_sequence(units, w, h):  # the check: raises where the chain breaks
+            pass
+
+        def frames() -> Iterator[tuple[int, np.ndarray]]:
+            it = codec.iter_decode_sequence(units, w, h)
+            next(it)  # the start keyframe
+            for r, f in zip(seg.refinements, it, strict=True):
+                yield r.frame_index, f
+
+        return RefinementFrames(seg.refinement_indices(), frames())
+
     @property
     def tail_frames(self) -> int:
         """How many previously emitted frames the generator conditions on (its ``tail_frames``; 1 if it says none)."""
@@ -216,10 +283,19 @@ class SegmentDecoder:
             raise ValueError(f"keyframes must be {shape}, got {first.shape} and {last.shape}")
         n = end_frame - start_frame + 1
         cuts = list(range(0, n - 1, self.max_chunk_frames - 1)) + [n - 1]
-        refs = {int(i) - start_frame: f for i, f in refinements if start_frame < int(i) < end_frame}
+        lazy = refinements if isinstance(refinements, RefinementFrames) else None
+        if lazy is not None:
+            ref_offsets = [i - start_frame for i in lazy.indices if start_frame < i < end_frame]
+            refs: dict[int, np.ndarray] = {}
+        else:
+            refs = {int(i) - start_frame: f for i, f in refinements if start_frame < int(i) < end_frame}
+            ref_offsets = sorted(refs)
+        cuts = _cut_at_refinements(cuts, ref_offsets, MAX_CHUNK_REFINEMENTS)
         left, keep = first, self.tail_frames
         prev_tail = keep_tail(None, prev_tail, keep) if prev_tail is not None else None
         for k, (a, b) in enumerate(zip(cuts, cuts[1:], strict=False)):
+            if lazy is not None:  # this chunk's refinement frames (and its right end's), decoded now
+                refs = {i - start_frame: f for i, f in lazy.until(start_frame + b) if start_frame < i < end_frame}
             right = last if b == n - 1 else refs[b] if b in refs else interpolate_at(first, last, b / (n - 1))
             req = SegmentRequest(left, right, num_frames=b - a + 1, caption=caption, motion_score=motion_score,
                                  prev_tail=prev_tail, fps=self.video.fps,
@@ -493,7 +569,7 @@ class SemanticDecoder:
 
     @staticmethod
     def _refinements(plan: _Plan, window: _KeyframeWindow, seg_dec: SegmentDecoder, a: int, b: int,
-                     report: DecodeReport) -> list[tuple[int, np.ndarray]]:
+                     report: DecodeReport) -> RefinementFrames | list:
         """The decoded refinement frames of the segment spanning ``a..b``; none if its chain is broken."""
         seg = plan.seg_by_span.get((a, b))
         if seg is None or not seg.refinements:
@@ -502,12 +578,12 @@ class SemanticDecoder:
         try:
             if kf is None or not window.decodes(a):  # lost or undecodable (resolved: O(1))
                 raise ValueError(f"start keyframe {a} lost")
-            refs = seg_dec.decode_refinements(kf, seg)
+            refs = seg_dec.iter_refinements(kf, seg)  # checked now, decoded again chunk by chunk
         except ValueError as exc:
             log.warning("segment %d: refinement frames unusable: %s", seg.index, exc)
             report.refinements_unusable.extend(seg.refinement_indices())
             return []
-        report.refinements_decoded.extend(i for i, _ in refs)
+        report.refinements_decoded.extend(refs.indices)
         return refs
 
     def decode(self, stream: SemanticStream) -> tuple[np.ndarray, DecodeReport]:

@@ -421,14 +421,17 @@ class DecoderWorker(Worker):
                     self.waiting[j] = frames
                     self.waiting_bytes += frames.nbytes
 
-    def _refinements(self, seg, a: int) -> list:
-        """The segment's decoded refinement frames (none when its chain is broken: boundary keyframes only)."""
+    def _refinements(self, seg, a: int, lazy: bool = False):
+        """The segment's decoded refinement frames (none when its chain is broken: boundary keyframes only);
+        ``lazy``: checked now, decoded chunk by chunk as the segment is generated (bounded memory)."""
         if not seg.refinements:
             return []
         kf = self._keyframe(a)
         try:
             if kf is None:
                 raise ValueError("start keyframe lost")
+            if lazy:
+                return self.seg_dec.iter_refinements(kf, seg)
             return self.seg_dec.decode_refinements(kf, seg)
         except ValueError as exc:
             log.warning("segment %d: refinement frames unusable: %s", seg.index, exc)
@@ -437,7 +440,7 @@ class DecoderWorker(Worker):
     def _chunks(self, seg, a: int, b: int, prev_tail):
         """The segment's frames as the generator makes them (chunks of at most ``max_chunk_frames``)."""
         return self.seg_dec.iter_segment(seg.start_frame, seg.end_frame, self.kf_frames[a], self.kf_frames[b],
-                                         seg.caption, seg.motion_score, prev_tail, self._refinements(seg, a),
+                                         seg.caption, seg.motion_score, prev_tail, self._refinements(seg, a, lazy=True),
                                          segment_index=seg.index)
 
     def _generate(self, seg, a: int, b: int, prev_tail) -> np.ndarray | None:
