@@ -240,3 +240,29 @@ def test_budget_and_paper_cbr_follow_the_mcs(short_clip, gr_env, tmp_path):
     ratio = reports["paper-10dB"]["cbr"]["payload_bytes"] / reports["paper-2dB"]["cbr"]["payload_bytes"]
     print(f"payload bytes paper-10dB / paper-2dB = {ratio:.3f} (rate ratio 8/3)")
     assert 0.8 * 8 / 3 <= ratio <= 8 / 3 * 1.05
+
+
+@pytest.mark.slow
+def test_psk_phy_takes_the_mcs_subset(short_clip, gr_env, tmp_path):
+    """--phy psk --mcs paper-2dB: the PSK PHY sends that MCS; budget and both CBRs are computed from it; a preset
+    outside the PSK subset is a clear error before anything starts (issue 11)."""
+    from lgvsc.accounting import PhyDescription
+
+    proc, _ = _run([short_clip, "--phy", "psk", "--snr", 20, "--mcs", "paper-8dB", "-o", tmp_path / "bad"], gr_env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "unknown MCS 'paper-8dB' for the psk PHY" in proc.stderr
+    out = tmp_path / "psk"
+    proc, marker = _run([short_clip, "--phy", "psk", "--snr", 20, "--mcs", "paper-2dB", "--target-cbr", MCS_TARGET,
+                         "--width", 192, "--height", 108, "-o", out], gr_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not _wait_no_processes(marker)
+    report = json.loads((out / "report.json").read_text())
+    c, phy = report["cbr"], report["link"]["phy"]
+    assert phy["phy"] == "psk" and phy["mcs"] == "paper-2dB"
+    assert (c["mcs"], c["cbr_paper_modulation"], c["cbr_paper_code_rate"]) == ("paper-2dB", "qpsk", 0.5)
+    assert 0.5 * MCS_TARGET < c["cbr_paper"] <= MCS_TARGET  # the budget binds, at the MCS's rate
+    assert report["link"]["rx_ok"] == report["link"]["tx_pdus"] > 0
+    model = PhyDescription.psk_pdu_tx(mtu=1200, gap=int(phy["gap"]), sps=int(phy["sps"]), mcs="paper-2dB")
+    print(f"psk paper-2dB: on-air CBR measured {c['cbr_on_air_measured']:.4g}, model {c['cbr_on_air_model']:.4g}")
+    assert "paper-2dB" in model.name and c["cbr_on_air_model"] > c["cbr_paper"]
+    assert c["cbr_on_air_measured"] == pytest.approx(c["cbr_on_air_model"], rel=0.02)  # PSK burst formula

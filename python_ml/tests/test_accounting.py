@@ -246,6 +246,46 @@ def test_ofdm_burst_matches_radio_side_for_every_mcs():
         assert [phy.samples_per_pdu(n) for n in sizes] == samples, name
 
 
+_PSK_BURST_TABLE = """
+import json, sys
+from gnuradio.lgvsc.psk_pdu_tx import PSK_MCS_NAMES, psk_pdu_tx
+sizes = json.loads(sys.argv[1])
+tx = {(m, s, g): psk_pdu_tx(mtu=1500, payload_mod=m, sps=s, gap=g) for m, s, g in (("bpsk", 2, 256), ("qpsk", 4, 250))}
+print(json.dumps({"names": list(PSK_MCS_NAMES),
+                  "samples": {f"{m}/{s}/{g}/{name}": [t.samples_per_burst(n, name) for n in sizes]
+                              for (m, s, g), t in tx.items() for name in PSK_MCS_NAMES}}))
+"""
+
+
+def test_psk_mcs_subset_and_burst_match_radio_side():
+    """The ML-side PSK MCS subset and burst length equal gr-lgvsc's psk_pdu_tx (run by the radio's Python)."""
+    import json
+    import shutil
+    import subprocess
+
+    from lgvsc.accounting import OFDM_MCS, PSK_MCS_NAMES
+
+    radio_python = "/usr/bin/python3"
+    if not shutil.which(radio_python):
+        pytest.skip("no system python")
+    probe = subprocess.run([radio_python, "-c", "from gnuradio.lgvsc import psk_pdu_tx"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("gr-lgvsc not installed for the system python")
+    sizes = [1, 17, 96, 255, 256, 1200, 1500]
+    res = subprocess.run([radio_python, "-c", _PSK_BURST_TABLE, json.dumps(sizes)], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    radio = json.loads(res.stdout.strip().splitlines()[-1])
+    assert tuple(radio["names"]) == PSK_MCS_NAMES
+    assert set(PSK_MCS_NAMES) <= set(OFDM_MCS)
+    for key, samples in radio["samples"].items():
+        mod, sps, gap, name = key.split("/")
+        phy = PhyDescription.psk_pdu_tx(mtu=1500, payload_mod=mod, sps=int(sps), gap=int(gap), mcs=name)
+        assert [phy.samples_per_pdu(n) for n in sizes] == samples, key
+    with pytest.raises(ValueError, match="PSK MCS"):
+        PhyDescription.psk_pdu_tx(mcs="paper-8dB")
+
+
 _SNR_TABLE = """
 import json, sys
 from gnuradio.lgvsc import phy_common as pc

@@ -35,6 +35,7 @@ __all__ = [
     "OFDM_MCS",
     "OFDM_MCS_NAMES",
     "OFDM_POLAR_N",
+    "PSK_MCS_NAMES",
     "ldpc_coded_bits",
     "MODULATION_BITS",
     "PaperPreset",
@@ -209,6 +210,11 @@ OFDM_MCS: dict[str, tuple[str, str | None, float]] = {
     "paper-10dB": ("ldpc", "16qam", 2 / 3),
 }
 OFDM_MCS_NAMES = tuple(OFDM_MCS)
+#: The MCSs the single-carrier PSK PHY carries (gr-lgvsc ``psk_pdu_tx.PSK_MCS_NAMES``, docs/PHY.md): the
+#: OFDM table's names whose modulation is BPSK/QPSK or the PHY's own (none/cc use psk_pdu_tx's payload_mod,
+#: BPSK by default).  `--mcs auto` on PSK caps at the last one.  tests/test_accounting.py checks it.
+PSK_MCS_NAMES: tuple[str, ...] = ("none", "cc", "paper-0dB", "paper-2dB", "paper-4dB", "paper-6dB")
+_PSK_PREAMBLE_SYMBOLS, _PSK_ACCESS_CODE_SYMBOLS, _PSK_HEADER_SYMBOLS = 64, 64, 4 * 112  # lib/psk_common.h
 OFDM_POLAR_N = 2048  # phy_common.POLAR_N
 
 
@@ -367,6 +373,48 @@ class PhyDescription:
         for 64-point FFTs with 52 active carriers).
         """
         return esn0_db - 10 * math.log10(self.fft_len / (self.data_carriers + self.pilot_carriers))
+
+    @classmethod
+    def psk_pdu_tx(
+        cls,
+        mtu: int = 1500,
+        gap: int = 256,
+        fec_mode: str = "none",
+        payload_mod: str = "bpsk",
+        sps: int = 2,
+        sample_rate: float = 1e6,
+        mcs: str = "",
+    ) -> PhyDescription:
+        """Our single-carrier ``lgvsc_psk_pdu_tx`` (docs/PHY.md) sending ``mcs`` (one of :data:`PSK_MCS_NAMES`).
+
+        Mirrors gr-lgvsc ``psk_burst_mod::burst_len`` x ``sps``: CRC32, the MCS's code (as the OFDM PHY),
+        64 preamble + 64 access-code + 448 coded-header symbols, the payload symbols, ``ceil(gap / sps)``
+        zero symbols; modelled as one "carrier" of ``sps`` samples per symbol.
+        """
+        if fec_mode not in ("none", "cc"):
+            raise ValueError(f"unknown fec mode {fec_mode!r}; choose 'none' or 'cc'")
+        name = mcs or fec_mode
+        if name not in PSK_MCS_NAMES:
+            raise ValueError(f"unknown PSK MCS {name!r}; choose one of {', '.join(PSK_MCS_NAMES)}")
+        if sps < 2:
+            raise ValueError(f"sps must be >= 2 (got {sps})")
+        code, mod, rate = OFDM_MCS[name]
+        mod = mod or payload_mod
+        return cls(
+            name=f"lgvsc psk_pdu_tx (mcs {name}: {mod}, {code} r={rate:.3g}, sps {sps})",
+            fft_len=sps,
+            cp_len=0,
+            data_carriers=1,
+            pilot_carriers=0,
+            sync_symbols=0,
+            header_symbols=_PSK_PREAMBLE_SYMBOLS + _PSK_ACCESS_CODE_SYMBOLS + _PSK_HEADER_SYMBOLS,
+            bits_per_symbol=_bps(mod),
+            code_rate=rate,
+            mtu=mtu,
+            gap_samples=-(-gap // sps) * sps,
+            sample_rate=sample_rate,
+            ldpc=code == "ldpc",
+        )
 
     @property
     def samples_per_ofdm_symbol(self) -> int:

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lgvsc.accounting import OFDM_MCS_NAMES, PhyDescription
+from lgvsc.accounting import OFDM_MCS_NAMES, PSK_MCS_NAMES, PhyDescription
 from lgvsc.errors import UserError
 
 __all__ = ["LoopbackConfig", "LoopbackResult", "run_loopback", "OUTPUT_FILES", "SIONNA_CHANNELS", "ChildFailed",
@@ -123,10 +123,10 @@ class LoopbackConfig:
             raise UserError(f"unknown PHY {self.phy!r}; choose one of {', '.join(PHYS)}")
         if self.fec not in FECS:
             raise UserError(f"unknown FEC mode {self.fec!r}; choose one of {', '.join(FECS)}")
-        if self.mcs and self.mcs != "auto" and self.mcs not in OFDM_MCS_NAMES:
-            raise UserError(f"unknown MCS {self.mcs!r}; choose auto or one of {', '.join(OFDM_MCS_NAMES)}")
-        if self.mcs and self.phy != "ofdm":
-            raise UserError(f"--mcs is an OFDM PHY option; the {self.phy} PHY takes --fec")
+        names = PSK_MCS_NAMES if self.phy == "psk" else OFDM_MCS_NAMES
+        if self.mcs and self.mcs != "auto" and self.mcs not in names:
+            raise UserError(f"unknown MCS {self.mcs!r} for the {self.phy} PHY; choose auto or one of "
+                            f"{', '.join(names)}")
         if self.profile not in ("classical", "hf"):
             raise UserError(f"unknown profile {self.profile!r}; choose classical or hf")
         checks.check_int_range("--mtu", self.mtu, 64, 4000, "bytes")

@@ -24,8 +24,9 @@ __all__ = ["score_and_render", "write_report", "sample_frame_grid", "loopback_mc
 
 
 def loopback_mcs(cfg) -> str:
-    """The OFDM MCS a loopback config sends (``auto`` resolved from ``snr_db`` as Es/N0 with the helper of
-    ``lgvsc eval --transport phy``); without ``mcs`` the one ``fec`` maps onto; PSK: the ``fec`` mode."""
+    """The MCS a loopback config sends (``auto`` resolved from ``snr_db`` as Es/N0 with the helper of
+    ``lgvsc eval --transport phy``; PSK: its BPSK/QPSK subset, auto capped at paper-6dB); without ``mcs``
+    the one ``fec`` maps onto."""
     from lgvsc.evaluation.phy import cell_mcs
 
     return cell_mcs(cfg.snr_db, cfg.mcs, cfg.phy, cfg.fec)
@@ -33,19 +34,18 @@ def loopback_mcs(cfg) -> str:
 
 def loopback_rate(cfg, mcs: str | None = None, phy_info: dict[str, Any] | None = None) -> tuple[str, float]:
     """(modulation, code rate) of ``mcs`` (default :func:`loopback_mcs`): what budget and paper CBR use."""
-    from lgvsc.evaluation.phy import phy_code_rate, phy_modulation
+    from lgvsc.evaluation.phy import phy_modulation
 
-    if cfg.phy != "ofdm":
-        return phy_modulation(cfg.phy), phy_code_rate(cfg.fec)
-    return _ofdm_rate(mcs or loopback_mcs(cfg), phy_info or {})
+    return _mcs_rate(mcs or loopback_mcs(cfg), phy_info or {}, phy_modulation(cfg.phy))
 
 
-def _ofdm_rate(mcs: str, phy_info: dict[str, Any]) -> tuple[str, float]:
-    """(modulation, code rate) of OFDM MCS ``mcs`` (lgvsc.accounting.OFDM_MCS); none/cc use the PHY's payload_mod."""
+def _mcs_rate(mcs: str, phy_info: dict[str, Any], default_mod: str) -> tuple[str, float]:
+    """(modulation, code rate) of MCS ``mcs`` (lgvsc.accounting.OFDM_MCS, the table both PHYs run); none/cc use
+    the PHY's payload_mod (OFDM: QPSK, PSK: BPSK by default)."""
     from lgvsc.accounting import OFDM_MCS
 
     _, mod, rate = OFDM_MCS[mcs]
-    return mod or str(phy_info.get("payload_mod") or "qpsk"), rate
+    return mod or str(phy_info.get("payload_mod") or default_mod), rate
 
 
 def _mean(x: np.ndarray) -> float:
@@ -195,7 +195,9 @@ def score_and_render(cfg, source, staging: Path, finish: dict[str, Any], link: d
                                          payload_mod=str(phy_info.get("payload_mod") or "qpsk"),
                                          sample_rate=cfg.samp_rate, mcs=mcs)
     else:
-        phy = PhyDescription(name=f"lgvsc {cfg.phy}_pdu_tx (modelled as OFDM for reference)", mtu=cfg.mtu)
+        phy = PhyDescription.psk_pdu_tx(mtu=cfg.mtu, gap=int(phy_info.get("gap") or 256), fec_mode=cfg.fec,
+                                        payload_mod=str(phy_info.get("payload_mod") or "bpsk"),
+                                        sps=int(phy_info.get("sps") or 2), sample_rate=cfg.samp_rate, mcs=mcs)
     acc = account_stream(stream, modulation=modulation, code_rate=code_rate, phy=phy)
     v = stream.video
     samples_tx = int(link.get("samples_tx", 0))

@@ -122,7 +122,10 @@ def test_auto_mcs_is_the_highest_paper_preset_at_or_below_the_cells_snr():
     assert cell_mcs(5.9, "auto", "ofdm", "none") == "paper-4dB"
     assert cell_mcs(12.0, "auto", "ofdm", "none") == "paper-10dB"
     assert cell_mcs(12.0, "paper-2dB", "ofdm", "none") == "paper-2dB"
-    assert cell_mcs(12.0, "auto", "psk", "cc") == "cc"
+    # the PSK PHY carries the BPSK/QPSK subset: auto caps at its most capable preset
+    assert cell_mcs(12.0, "auto", "psk", "cc") == "paper-6dB"
+    assert cell_mcs(2.5, "auto", "psk", "cc") == "paper-2dB" and cell_mcs(-1.0, "auto", "psk", "none") == "paper-0dB"
+    assert cell_mcs(12.0, "", "psk", "cc") == "cc"
     assert mcs_rate("paper-8dB", "ofdm") == ("16qam", 0.5) and mcs_rate("none", "psk") == ("bpsk", 1.0)
 
 
@@ -131,6 +134,8 @@ def test_phy_transport_rejects_channels_it_does_not_offer():
         EvalConfig(transport="phy", channel="rayleigh-block").validate()
     with pytest.raises(UserError, match="unknown MCS"):
         EvalConfig(transport="phy", mcs="paper-3dB").validate()
+    with pytest.raises(UserError, match="unknown MCS 'paper-8dB' for the psk PHY"):
+        EvalConfig(transport="phy", phy="psk", mcs="paper-8dB").validate()
     with pytest.raises(UserError, match="unknown FEC"):
         EvalConfig(transport="phy", fec="ldpc").validate()
     with pytest.raises(UserError, match="--lpips-weights: /nonexistent"):

@@ -37,10 +37,11 @@ def add_parser(subparsers) -> None:
                    help="linksim (Sionna link level, default) or phy (lgvsc and skim through the GNU Radio PHY "
                         "and channel via the loopback; H.26x PDUs through the same PHY)")
     p.add_argument("--phy", default="ofdm", help="phy transport: gr-lgvsc PHY, ofdm (default) or psk")
-    p.add_argument("--fec", default="none", help="phy transport: PHY FEC, none (default) or cc (PSK; on OFDM --mcs decides)")
+    p.add_argument("--fec", default="none", help="phy transport: PHY FEC, none (default) or cc; the MCS (--mcs) decides the code")
     p.add_argument("--mcs", default="auto",
-                   help="phy transport, OFDM: the MCS of every cell, auto (default: the highest paper preset whose "
-                        "SNR <= the cell's SNR) or none, cc, paper-0dB .. paper-10dB (docs/PHY.md)")
+                   help="phy transport: the MCS of every cell, auto (default: the highest paper preset whose "
+                        "SNR <= the cell's SNR) or none, cc, paper-0dB .. paper-10dB (docs/PHY.md); PSK: none, cc, "
+                        "paper-0dB .. paper-6dB, auto caps at paper-6dB")
     p.add_argument("--gr-python", default="/usr/bin/python3",
                    help="phy transport: the interpreter with GNU Radio and gr-lgvsc (default /usr/bin/python3)")
     p.add_argument("--loss", type=float, nargs="+", default=[0.0], metavar="RATE",

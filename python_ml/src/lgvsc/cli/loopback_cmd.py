@@ -38,9 +38,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--fec", choices=("none", "cc"), default="none",
                    help="FEC on the payload: none, or cc (gr-fec rate-1/2 convolutional code, soft decisions)")
     p.add_argument("--mcs", default="",
-                   help="OFDM modulation and coding scheme, overrides --fec: auto (the highest paper preset whose "
+                   help="modulation and coding scheme, overrides --fec: auto (the highest paper preset whose "
                         "SNR <= the channel's), none, cc, paper-0dB, paper-2dB, paper-4dB, paper-6dB, paper-8dB, "
-                        "paper-10dB (docs/PHY.md)")
+                        "paper-10dB (docs/PHY.md); the PSK PHY takes none, cc, paper-0dB..paper-6dB (auto caps "
+                        "at paper-6dB)")
     p.add_argument("--mtu", type=int, default=1200, help="largest semantic PDU in bytes")
     p.add_argument("--samp-rate", type=float, default=1e6, help="sample rate in samples/s (air time, Doppler)")
     p.add_argument("--drop-every", type=int, default=0,

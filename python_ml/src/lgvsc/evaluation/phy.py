@@ -11,7 +11,8 @@ The clip the loopback encodes is the evaluation's normalised clip (size, rate,
 ``--max-frames``) written losslessly (H.264 CRF 0) so both transports see the same
 frames; the reconstruction scored is the decoder worker's video as written.
 
-Each cell runs over one OFDM MCS (:data:`PHY_MCS`, gr-lgvsc ``phy_common.MCS``): ``--mcs auto``
+Each cell runs over one OFDM MCS (:data:`PHY_MCS`, gr-lgvsc ``phy_common.MCS``; the PSK PHY its
+BPSK/QPSK subset ``accounting.PSK_MCS_NAMES``): ``--mcs auto``
 (the default) takes the highest paper preset whose SNR <= the cell's SNR; the semantic
 encoder's byte budget and the row's CBR follow that MCS's modulation and code rate.
 
@@ -32,12 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from lgvsc.accounting import OFDM_MCS
+from lgvsc.accounting import OFDM_MCS, PSK_MCS_NAMES
 
 #: What :func:`lgvsc.loopback.run_loopback` says when no stream header reached the decoder.
 NO_HEADER = "no stream header received"
 
-__all__ = ["PHY_CHANNELS", "PHY_MCS", "PduOutcome", "PhyOutcome", "cell_mcs", "mcs_rate",
+__all__ = ["PHY_CHANNELS", "PHY_MCS", "PduOutcome", "PhyOutcome", "cell_mcs", "mcs_rate", "phy_mcs_names",
            "phy_modulation", "run_pdu_cell", "run_phy_cell"]
 
 #: gr-lgvsc's OFDM MCS table as the evaluation uses it: name -> (modulation or None = the PHY's own,
@@ -65,17 +66,25 @@ def phy_code_rate(fec: str) -> float:
 def cell_mcs(snr_db: float, mcs: str, phy: str, fec: str) -> str:
     """The MCS a cell runs: ``auto`` = the highest paper preset whose SNR <= ``snr_db`` (paper-0dB below 0 dB).
 
-    The PSK PHY has no MCS table: its cells run the ``--fec`` mode (``none``/``cc``).
+    Without ``mcs``: the one ``fec`` (``none``/``cc``) names.  The PSK PHY carries the subset
+    :data:`lgvsc.accounting.PSK_MCS_NAMES` (BPSK/QPSK presets), so its ``auto`` caps at paper-6dB.
     """
-    if phy != "ofdm" or not mcs:
+    if not mcs:
         return fec
     if mcs != "auto":
         return mcs
+    names = PSK_MCS_NAMES if phy == "psk" else tuple(PHY_MCS)
     best = "paper-0dB"
-    for name, (_, _, snr) in PHY_MCS.items():
+    for name in names:
+        snr = PHY_MCS[name][2]
         if snr is not None and snr <= snr_db:
             best = name
     return best
+
+
+def phy_mcs_names(phy: str) -> tuple[str, ...]:
+    """MCS names ``phy`` carries: the whole OFDM table, or the PSK PHY's BPSK/QPSK subset."""
+    return PSK_MCS_NAMES if phy == "psk" else tuple(PHY_MCS)
 
 
 def mcs_rate(mcs: str, phy: str) -> tuple[str, float]:
@@ -112,7 +121,7 @@ def run_pdu_cell(pdus: list[bytes], snr_db: float, seed: int, out_dir: Path, *, 
     runner = Path(__file__).with_name("phy_pdu_runner.py")
     cmd = [gr_python, str(runner), str(pin), str(pout), "--snr", repr(float(snr_db)), "--phy", phy, "--fec", fec,
            "--mtu", str(int(mtu)), "--seed", str(int(seed)), "--timeout", str(float(timeout_s))]
-    if phy == "ofdm" and mcs not in ("none", "cc"):
+    if mcs:  # the cell's MCS, none/cc included (it may differ from --fec)
         cmd += ["--mcs", mcs]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s + 60)
@@ -176,7 +185,7 @@ def run_phy_cell(clip, clip_path: Path, method: str, snr_db: float, seed: int, o
     from lgvsc.video import read_video
 
     cfg = LoopbackConfig(video=clip_path, out_dir=out_dir, snr_db=float(snr_db), channel=channel, phy=phy, fec=fec,
-                         mcs=mcs if mcs not in ("none", "cc") else "", mtu=int(mtu), target_cbr=target_cbr,
+                         mcs=mcs, mtu=int(mtu), target_cbr=target_cbr,  # the cell's MCS, even none/cc
                          profile=profile, width=None, height=None, fps=None, method=method,
                          keyframe_bytes=keyframe_bytes, seed=int(seed), gr_python=gr_python, timeout_s=timeout_s,
                          progress=False)

@@ -44,7 +44,7 @@ def main(argv=None):
     ap.add_argument("--snr", type=float, required=True, help="Es/N0 in dB per data subcarrier / PSK symbol (link_runner's --snr)")
     ap.add_argument("--phy", default="ofdm", choices=("ofdm", "psk"))
     ap.add_argument("--fec", default="none", choices=("none", "cc"))
-    ap.add_argument("--mcs", default="", help="OFDM MCS (docs/PHY.md); empty: the one --fec names")
+    ap.add_argument("--mcs", default="", help="OFDM MCS or the PSK subset (docs/PHY.md); empty: the one --fec names")
     ap.add_argument("--mtu", type=int, default=1500)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=600.0)
@@ -60,7 +60,8 @@ def main(argv=None):
             tx = ofdm_pdu_tx(mtu=a.mtu, fec_mode=a.fec, mcs=a.mcs)
             rx = ofdm_pdu_rx(mtu=a.mtu, fec_mode=a.fec, mcs=a.mcs)
         else:
-            tx, rx = psk_pdu_tx(mtu=a.mtu, fec_mode=a.fec), psk_pdu_rx(mtu=a.mtu, fec_mode=a.fec)
+            tx = psk_pdu_tx(mtu=a.mtu, fec_mode=a.fec, mcs=a.mcs)
+            rx = psk_pdu_rx(mtu=a.mtu, fec_mode=a.fec, mcs=a.mcs)
         pdus = [pmt.cons(pmt.make_dict(), pmt.init_u8vector(len(p), list(p))) for p in payloads]
         snr = sample_snr_db(a.snr, a.phy, sps=int(getattr(tx, "sps", 2) or 2))
         res = run_loopback(tx, rx, pdus, noise_voltage=10 ** (-snr / 20), seed=a.seed, timeout=a.timeout)

@@ -118,12 +118,12 @@ class EvalConfig:
                 raise UserError(f"unknown PHY {self.phy!r}; choose ofdm or psk")
             if self.fec not in ("none", "cc"):
                 raise UserError(f"unknown FEC mode {self.fec!r}; choose none or cc")
-            from lgvsc.evaluation.phy import PHY_MCS
+            from lgvsc.evaluation.phy import phy_mcs_names
 
-            if self.mcs != "auto" and self.mcs not in PHY_MCS:
-                raise UserError(f"unknown MCS {self.mcs!r}; choose auto or one of {', '.join(PHY_MCS)}")
-            if self.phy != "ofdm" and self.mcs not in ("auto", self.fec):
-                raise UserError(f"--mcs is an OFDM PHY option; the {self.phy} PHY takes --fec")
+            names = phy_mcs_names(self.phy)
+            if self.mcs != "auto" and self.mcs not in names:
+                raise UserError(f"unknown MCS {self.mcs!r} for the {self.phy} PHY; choose auto or one of "
+                                f"{', '.join(names)}")
             if self.profile not in ("classical", "hf"):
                 raise UserError(f"the phy transport runs the classical or hf profile, not {self.profile!r}")
         elif self.channel not in LINK_CHANNELS:
