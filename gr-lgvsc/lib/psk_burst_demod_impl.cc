@@ -28,6 +28,7 @@ class psk_burst_demod_impl : public psk_burst_demod
     psk_layout d_l;
     int d_payload_mod;
     float d_thr;
+    int d_sps;
     std::vector<gr_complex> d_buf;  // pending symbols
     size_t d_scan = 0;              // next correlation start in d_buf
     std::vector<gr_complex> d_ac;   // conj of the access code's symbols
@@ -37,7 +38,7 @@ class psk_burst_demod_impl : public psk_burst_demod
     std::atomic<double> d_snr{ NAN };
     const pmt::pmt_t d_out = pmt::mp("out");
     const pmt::pmt_t k_num = pmt::mp("packet_num"), k_mcs = pmt::mp("mcs"), k_fec = pmt::mp("fec"),
-                     k_snr = pmt::mp("snr_db");
+                     k_snr = pmt::mp("snr_db"), k_freq = pmt::mp("freq_offset");
     std::vector<pmt::pmt_t> d_mcs_sym;
     // a decoded header waiting for its payload symbols
     size_t d_pend_t = NONE;
@@ -47,15 +48,17 @@ class psk_burst_demod_impl : public psk_burst_demod
     enum { NEED_MORE, FAIL, DONE };
 
 public:
-    psk_burst_demod_impl(const ofdm_phy_config& cfg, int payload_mod, float thr)
+    psk_burst_demod_impl(const ofdm_phy_config& cfg, int payload_mod, float thr, int sps)
         : gr::sync_block("psk_burst_demod", io_signature::make(1, 1, sizeof(gr_complex)),
                          io_signature::make(0, 0, 0)),
-          d_l(cfg), d_payload_mod(payload_mod), d_thr(thr)
+          d_l(cfg), d_payload_mod(payload_mod), d_thr(thr), d_sps(sps)
     {
         if (payload_mod != PSK_BPSK && payload_mod != PSK_QPSK)
             throw std::invalid_argument("payload modulation must be 0 (BPSK) or 1 (QPSK)");
         if (!(thr > 0 && thr < 1))
             throw std::invalid_argument("threshold must be in (0, 1)");
+        if (sps < 1)
+            throw std::invalid_argument("sps must be >= 1");
         for (int i = 0; i < PSK_AC; i++)
             d_ac.push_back(std::conj(cfg.constellations[PSK_BPSK][psk_ac_bit(i)]));
         for (int m = 0; m < d_l.count(); m++)
@@ -302,6 +305,7 @@ private:
         std::vector<gr_complex> zh(PSK_HDR_SYMS);
         for (int i = 0; i < PSK_HDR_SYMS; i++)
             zh[i] = pll(d_buf[hdr0 + i], href[i], PSK_BPSK, amp, 1.f, th, nu);
+        double cfo = nu / (2 * M_PI * d_sps);  // cycles/sample
         for (int i = 0; i < PSK_HDR_SYMS; i++)
             gsum += std::real(zh[i] * std::conj(href[i]));
         float g = (float)(gsum / PSK_HDR_SYMS);
@@ -346,15 +350,16 @@ private:
         meta = pmt::dict_add(meta, k_mcs, d_mcs_sym[d_mcs]);
         meta = pmt::dict_add(meta, k_fec, pmt::mp(mcs_codec::code_name(d_l.codec.code(d_mcs))));
         meta = pmt::dict_add(meta, k_snr, pmt::from_double(std::round(snr * 100) / 100));
+        meta = pmt::dict_add(meta, k_freq, pmt::from_double(cfo));
         message_port_pub(d_out, pmt::cons(meta, pmt::init_u8vector(d_len, bytes)));
         d_scan = end;
         return DONE;
     }
 };
 
-psk_burst_demod::sptr psk_burst_demod::make(const ofdm_phy_config& cfg, int payload_mod, float threshold)
+psk_burst_demod::sptr psk_burst_demod::make(const ofdm_phy_config& cfg, int payload_mod, float threshold, int sps)
 {
-    return gnuradio::make_block_sptr<psk_burst_demod_impl>(cfg, payload_mod, threshold);
+    return gnuradio::make_block_sptr<psk_burst_demod_impl>(cfg, payload_mod, threshold, sps);
 }
 
 } // namespace lgvsc

@@ -36,7 +36,8 @@ class psk_pdu_rx(gr.hier_block2):
 
     Ports: stream in (complex64), message ``out`` (PDUs whose CRC passed, with metadata
     ``crc_ok``, ``packet_num`` (16-bit header counter), ``mcs``, ``fec``, ``snr_db`` (Es/N0
-    of the burst's known symbols after the matched filter), ``phy`` = ``psk``,
+    of the burst's known symbols after the matched filter), ``freq_offset`` (carrier offset,
+    cycles/sample), ``phy`` = ``psk``,
     ``rx_count``), message ``status`` (counter dict).
     """
 
@@ -55,7 +56,7 @@ class psk_pdu_rx(gr.hier_block2):
         gain = NFILTS / (sps * sum(t * t for t in taps))
         clock = digital.pfb_clock_sync_ccf(sps, CLOCK_BW, [gain * t for t in taps], NFILTS, NFILTS // 2, 1.5, 1)
         psk_burst_demod = pc.compiled().psk_burst_demod
-        self.demod = psk_burst_demod(psk_config(mtu), PSK_MODS.index(payload_mod), SYNC_THRESHOLD)
+        self.demod = psk_burst_demod(psk_config(mtu), PSK_MODS.index(payload_mod), SYNC_THRESHOLD, int(sps))
         self.connect(self, gate, clock, self.demod)
         self.gate = rx_gate("psk", pc.MCS[self.mcs][0], 0, mtu, demod=self.demod)
         self.msg_connect(self.demod, "out", self.gate, "in")

@@ -152,6 +152,15 @@ class qa_psk_mcs(gr_unittest.TestCase):
         self.assertEqual([m["packet_num"] for m, _ in res.received], list(range(len(sent))))
         self.assertTrue(all(m["phy"] == "psk" for m, _ in res.received))
 
+    def test_freq_offset_metadata_is_the_channels_carrier_offset(self):
+        pdus = random_pdus(10, 300, seed=4, min_len=300)
+        for fo in (0.001, -0.003):
+            res = run_loopback(psk_pdu_tx(mtu=MTU), psk_pdu_rx(mtu=MTU), pdus, noise_voltage=0.1, freq_offset=fo,
+                               seed=2, timeout=60)
+            self.assertEqual(len(res.received), 10)
+            for m, _ in res.received:
+                self.assertAlmostEqual(m["freq_offset"], fo, delta=2e-5)
+
     def test_corrupted_headers_never_give_a_wrong_pdu(self):
         # Far below every working point most headers and payloads fail; whatever comes out must
         # be a sent PDU (right length and bytes).

@@ -21,13 +21,15 @@ namespace lgvsc {
  * gain and noise); the payload's max-log LLRs go to the decoder of the MCS the header names
  * (mcs_codec: the OFDM PHY's codes); descrambling.  Counts detections / header failures
  * (burst_counters, for pdu_rx_check::set_demod).  Message port "out": pmt::cons(meta, u8vector) with meta keys
- * packet_num, mcs, fec, snr_db (Es/N0 of the burst's known symbols, dB).
+ * packet_num, mcs, fec, snr_db (Es/N0 of the burst's known symbols, dB), freq_offset (the carrier
+ * offset the PLL tracked over the decoded header, cycles/sample at sps samples/symbol).
  */
 class LGVSC_API psk_burst_demod : virtual public gr::sync_block, public burst_counters
 {
 public:
     typedef std::shared_ptr<psk_burst_demod> sptr;
-    static sptr make(const ofdm_phy_config& cfg, int payload_mod, float threshold);
+    //! sps: samples per symbol of the stream before the clock recovery (for freq_offset in cycles/sample)
+    static sptr make(const ofdm_phy_config& cfg, int payload_mod, float threshold, int sps = 2);
     virtual double last_snr_db() const = 0;
 };
 

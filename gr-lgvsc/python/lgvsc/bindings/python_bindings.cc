@@ -107,7 +107,8 @@ PYBIND11_MODULE(lgvsc_python, m)
 
     py::class_<psk_burst_demod, gr::sync_block, gr::block, gr::basic_block, std::shared_ptr<psk_burst_demod>>(
         m, "psk_burst_demod")
-        .def(py::init(&psk_burst_demod::make), py::arg("cfg"), py::arg("payload_mod"), py::arg("threshold"))
+        .def(py::init(&psk_burst_demod::make), py::arg("cfg"), py::arg("payload_mod"), py::arg("threshold"),
+             py::arg("sps") = 2)
         .def("detections", &psk_burst_demod::detections)
         .def("header_failures", &psk_burst_demod::header_failures)
         .def("last_snr_db", &psk_burst_demod::last_snr_db);
