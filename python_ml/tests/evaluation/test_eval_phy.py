@@ -154,3 +154,16 @@ def test_the_mirrored_mcs_table_matches_gr_lgvsc():
     out = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == {k: [m, r, s] for k, (m, r, s) in PHY_MCS.items()}
     assert tuple(PHY_MCS) == OFDM_MCS_NAMES
+
+
+def test_pdu_cell_runs_the_psk_phy_at_the_cells_mcs(tmp_path):
+    """H.26x PDUs over the PSK PHY go out in the cell's MCS: the samples sent are paper-2dB's PSK bursts."""
+    _gnuradio_or_skip()
+    from lgvsc.accounting import PhyDescription
+    from lgvsc.evaluation.phy import run_pdu_cell
+
+    pdus = [bytes([i]) * n for i, n in enumerate((40, 300, 1200, 700))]
+    out = run_pdu_cell(pdus, 20.0, 1, tmp_path / "cell", phy="psk", fec="none", mcs="paper-2dB", mtu=1200)
+    assert out.received == pdus
+    model = PhyDescription.psk_pdu_tx(mtu=1200, mcs="paper-2dB")
+    assert out.stats["samples_tx"] == sum(model.samples_per_pdu(len(p)) for p in pdus)
