@@ -417,7 +417,7 @@ private:
                 o[k] = llr[p[k]];
         }
         std::vector<uint8_t> info = decode(mcs, cl, len);
-        lfsr7 scr(SCRAMBLE_SEED);
+        payload_scrambler scr(SCRAMBLE_SEED);
         std::vector<uint8_t> bytes(len, 0);
         for (int i = 0; i < 8 * len; i++)
             bytes[i / 8] |= (info[i] ^ scr.next()) << (7 - i % 8);

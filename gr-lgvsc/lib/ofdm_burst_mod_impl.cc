@@ -147,7 +147,7 @@ private:
         int mod = mod_of(mcs), b = d_l.bps[mod];
         const auto& cfg = d_l.cfg;
         // 1. scramble (every MCS), 2. encode.
-        lfsr7 scr(SCRAMBLE_SEED);
+        payload_scrambler scr(SCRAMBLE_SEED);
         std::vector<uint8_t> info(8 * n);
         for (size_t i = 0; i < 8 * n; i++)
             info[i] = ((data[i / 8] >> (7 - i % 8)) & 1) ^ scr.next();

@@ -32,6 +32,20 @@ struct lfsr7 {
         return b;
     }
 };
+//! x^23 + x^18 + 1 additive scrambler (PRBS23) for payloads.  lfsr7's period (127 bits) is
+//! too short for them: an all-zero PDU then scrambles to a 127-periodic sequence, which the
+//! quasi-cyclic LDPC code keeps structured in its parity and the OFDM burst peaked at 2x a
+//! random PDU's (paper-0dB).  This one does not repeat within any PDU (2^23 - 1 bits).
+struct payload_scrambler {
+    unsigned s;
+    explicit payload_scrambler(unsigned seed) : s((seed & 0x7fffff) ? (seed & 0x7fffff) : 1) {}
+    int next()
+    {
+        int b = ((s >> 22) ^ (s >> 17)) & 1;
+        s = ((s << 1) | b) & 0x7fffff;
+        return b;
+    }
+};
 constexpr unsigned SCRAMBLE_SEED = 0x5d;
 constexpr unsigned HDR_WHITEN_SEED = 0x2b;
 

@@ -341,7 +341,7 @@ private:
         }
         llr.resize(nbits);
         std::vector<uint8_t> info = d_l.codec.decode(d_mcs, llr, d_len);
-        lfsr7 scr(SCRAMBLE_SEED);
+        payload_scrambler scr(SCRAMBLE_SEED);
         std::vector<uint8_t> bytes(d_len, 0);
         for (int i = 0; i < 8 * d_len; i++)
             bytes[i / 8] |= (info[i] ^ scr.next()) << (7 - i % 8);

@@ -89,7 +89,7 @@ private:
         int mcs = resolve_mcs(pmt::car(msg));
         int mod = mod_of(mcs), b = psk_bits(mod);
         // scramble (every MCS: no long runs for the clock recovery), encode
-        lfsr7 scr(SCRAMBLE_SEED);
+        payload_scrambler scr(SCRAMBLE_SEED);
         std::vector<uint8_t> info(8 * n);
         for (size_t i = 0; i < 8 * n; i++)
             info[i] = ((data[i / 8] >> (7 - i % 8)) & 1) ^ scr.next();
