@@ -25,8 +25,8 @@ constexpr float TWO_PI = 6.283185307179586f;
 constexpr float G_PHI = 0.3f, G_FREQ = 0.03f, G_SLOPE = 0.2f, G_SLOPE_RATE = 0.005f;
 // Half-widths (symbols) of the non-causal local linear fits of phase and slope.
 constexpr double W_PHASE = 8, W_SLOPE = 24;
-// Frequency-domain smoothing of the channel estimate: triangular, +-2 active carriers.
-constexpr int SMOOTH = 2;
+// Frequency-domain smoothing of the channel estimate: triangular, +-2 or +-5 active carriers.
+constexpr int SMOOTH = 2, SMOOTH_WIDE = 5;
 // step of the decision-directed channel tracker (dd_update): ~10-symbol memory
 constexpr float DD_MU = 0.1f;
 // Only decisions within DD_GATE x half the minimum distance of their point update it: with
@@ -335,19 +335,36 @@ private:
             if (d_l.active_k[i + 1] == d_l.active_k[i] + 1)
                 sl += std::complex<double>(Hraw[i + 1] * std::conj(Hraw[i]));
         float alpha = (float)std::arg(sl);
-        H.assign(NA, 0);
-        double psum = 0;
-        for (int i = 0; i < NA; i++) {
-            gr_complex acc = 0;
-            float wsum = 0;
-            for (int j = std::max(0, i - SMOOTH); j <= std::min(NA - 1, i + SMOOTH); j++) {
-                float w = (float)(SMOOTH + 1 - std::abs(j - i));
-                acc += w * Hraw[j] * std::polar(1.0f, -alpha * (d_l.active_k[j] - d_l.active_k[i]));
-                wsum += w;
+        // Triangular smoothing over 2w+1 carriers; of a narrow and a wide window the one with the
+        // lower estimated MSE (SURE: residual against the raw estimate minus its known noise
+        // part).  Wide wins on flat channels (AWGN: ~1 dB at the 0-4 dB presets' PER 1 %),
+        // narrow on frequency-selective ones (TDL-C: wide alone lost more 16-QAM bursts).
+        auto smooth = [&](int wdt, std::vector<gr_complex>& out) {
+            out.assign(NA, 0);
+            double mse = 0;
+            for (int i = 0; i < NA; i++) {
+                gr_complex acc = 0;
+                float wsum = 0, w2sum = 0;
+                for (int j = std::max(0, i - wdt); j <= std::min(NA - 1, i + wdt); j++) {
+                    float w = (float)(wdt + 1 - std::abs(j - i));
+                    acc += w * Hraw[j] * std::polar(1.0f, -alpha * (d_l.active_k[j] - d_l.active_k[i]));
+                    wsum += w;
+                    w2sum += w * w;
+                }
+                out[i] = acc / wsum;
+                double v = sigma2 / (N_TRAIN - 1) / std::max(std::norm(d_l.train[i]), 1e-12f);
+                double c0 = (wdt + 1) / wsum, s2 = w2sum / (wsum * wsum);
+                mse += std::norm(Hraw[i] - out[i]) - v * (1 - 2 * c0 + s2) + v * s2;
             }
-            H[i] = acc / wsum;
+            return mse;
+        };
+        std::vector<gr_complex> Hwide;
+        double mse_narrow = smooth(SMOOTH, H), mse_wide = smooth(SMOOTH_WIDE, Hwide);
+        if (mse_wide <= mse_narrow)
+            H.swap(Hwide);
+        double psum = 0;
+        for (int i = 0; i < NA; i++)
             psum += std::norm(Hraw[i]);
-        }
         double sig = psum / NA - sigma2 / (N_TRAIN - 1);
         double snr = 10 * std::log10(std::max(sig, 1e-3 * sigma2) / sigma2);
         // --- header
