@@ -136,7 +136,8 @@ public:
         d_buf.insert(d_buf.end(), x, x + n);
         process();
         // drop what the scan has passed (keep a margin for the fine-timing search)
-        size_t keep_from = d_scan > 16 ? d_scan - 16 : 0;
+        const size_t margin = (size_t)d_l.cfg.cp_len + 32;
+        size_t keep_from = d_scan > margin ? d_scan - margin : 0;
         if (keep_from > 0) {
             d_buf.erase(d_buf.begin(), d_buf.begin() + keep_from);
             d_scan -= keep_from;
@@ -256,7 +257,10 @@ private:
             P3 += std::complex<double>(std::conj(r[dstar + k]) * r[dstar + k + 3 * L]);
         double ph3 = std::arg(P3 * std::polar(1.0, -TWO_PI * eps1 * 3 * L));
         nu = eps1 + ph3 / (TWO_PI * 3 * L);
-        size_t from = dstar >= 8 ? dstar - 8 : 0;
+        // at low SNR the S&C maximum can also lie up to a CP after the training's start
+        // (measured at 0 dB: +16 samples, beyond the old -8 search, lost the burst)
+        const size_t back = (size_t)cp + 16;
+        size_t from = dstar >= back ? dstar - back : 0;
         size_t hdr_end = dstar + cp + 2 * L + 8 + N_TRAIN * L + (size_t)d_l.n_hdr_sym * S + L;
         if (hdr_end > d_buf.size())
             return NEED_MORE;
@@ -294,7 +298,7 @@ private:
         // fine timing: cross-correlation with the 4 training copies (non-coherent over copies)
         double best = -1;
         size_t t = dstar;
-        size_t lo = dstar >= 8 ? dstar - 8 : 0;
+        size_t lo = from;
         // (at low SNR the S&C maximum can lie up to ~L before the plateau: search past it)
         for (size_t c = lo; c <= dstar + cp + L + 8; c++) {
             double m = 0;
