@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* OFDM burst receiver: samples -> decoded PDUs.  See include/gnuradio/lgvsc/ofdm_burst_demod.h. */
+#include "mcs_codec.h"
 #include "ofdm_common.h"
 #include <gnuradio/fec/cc_common.h>
 #include <gnuradio/fec/cc_decoder.h>
 #include <gnuradio/fec/cc_encoder.h>
-#include <gnuradio/fec/polar_decoder_sc_list.h>
 #include <gnuradio/fft/fft.h>
 #include <gnuradio/io_signature.h>
-#include <gnuradio/lgvsc/ldpc_5g.h>
 #include <gnuradio/lgvsc/ofdm_burst_demod.h>
 #include <algorithm>
 #include <atomic>
@@ -46,15 +45,14 @@ inline float wrap(float x)
 class ofdm_burst_demod_impl : public ofdm_burst_demod
 {
     ofdm_layout d_l;
+    mcs_codec d_codec;  // the payload FEC per MCS (the same code as the PSK PHY's)
     int d_payload_mod, d_maxq;
     float d_thr;
     int L, cp, S, W, d_backoff;
     std::vector<gr_complex> d_buf;  // pending samples
     size_t d_scan = 0;              // next S&C start in d_buf
-    std::vector<gr::fec::generic_decoder::sptr> d_dec;
     gr::fec::generic_decoder::sptr d_hdr_dec;
     gr::fec::generic_encoder::sptr d_hdr_enc;
-    ldpc_5g d_ldpc;  // 5G NR LDPC (CODE_LDPC MCSs), layered offset-normalized min-sum, <= 40 iterations
     gr::fft::fft_complex_fwd d_fft;
     std::vector<gr_complex> d_train_td;  // conj-ready time-domain training
     int d_max_burst;
@@ -80,7 +78,7 @@ public:
     ofdm_burst_demod_impl(const ofdm_phy_config& cfg, int payload_mod, int max_int_cfo, float thr)
         : gr::sync_block("ofdm_burst_demod", io_signature::make(1, 1, sizeof(gr_complex)),
                          io_signature::make(0, 0, 0)),
-          d_l(cfg), d_payload_mod(payload_mod), d_maxq(max_int_cfo), d_thr(thr), d_fft(cfg.fft_len, 1)
+          d_l(cfg), d_codec(cfg), d_payload_mod(payload_mod), d_maxq(max_int_cfo), d_thr(thr), d_fft(cfg.fft_len, 1)
     {
         if (payload_mod < 0 || payload_mod >= (int)d_l.bps.size())
             throw std::invalid_argument("payload modulation id out of range");
@@ -95,15 +93,6 @@ public:
         d_backoff = std::min(2, cp / 4);
         for (int m = 0; m < d_l.mcs_count(); m++) {
             d_mcs_sym.push_back(pmt::mp(cfg.mcs_names[m]));
-            if (cfg.mcs_code[m] == CODE_CC)
-                d_dec.push_back(gr::fec::code::cc_decoder::make(8 * cfg.max_bytes, 7, 2, { 109, 79 }, 0, -1,
-                                                                CC_TAILBITING));
-            else if (cfg.mcs_code[m] == CODE_POLAR)
-                d_dec.push_back(gr::fec::code::polar_decoder_sc_list::make(
-                    cfg.polar_list, cfg.mcs_n[m], cfg.mcs_k[m], cfg.mcs_frozen[m],
-                    std::vector<uint8_t>(cfg.mcs_frozen[m].size(), 0)));
-            else
-                d_dec.push_back(nullptr);
         }
         d_hdr_dec = gr::fec::code::cc_decoder::make(HDR_BITS, 7, 2, { 109, 79 }, 0, -1, CC_TAILBITING);
         d_hdr_enc = gr::fec::code::cc_encoder::make(HDR_BITS, 7, 2, { 109, 79 }, 0, CC_TAILBITING);
@@ -391,7 +380,7 @@ private:
         for (int i = 0; i < d_l.hdr_coded_bits; i++)
             comb[i % HDR_CODED] += wh.next() ? -hl[i] : hl[i];
         std::vector<uint8_t> hbits(HDR_BITS);
-        viterbi(d_hdr_dec, comb.data(), HDR_CODED, hbits.data(), HDR_BITS);
+        mcs_codec::viterbi(d_hdr_dec, comb.data(), HDR_CODED, hbits.data(), HDR_BITS);
         int len, seq, mcs_byte;
         bool ok = parse_header(hbits.data(), len, seq, mcs_byte);
         int mcs = mcs_byte >> 3, mod = mcs_byte & 7;
@@ -437,7 +426,7 @@ private:
             for (int k = 0; k < ncb; k++)
                 o[k] = llr[p[k]];
         }
-        std::vector<uint8_t> info = decode(mcs, cl, len);
+        std::vector<uint8_t> info = d_codec.decode(mcs, cl, len);
         payload_scrambler scr(SCRAMBLE_SEED);
         std::vector<uint8_t> bytes(len, 0);
         for (int i = 0; i < 8 * len; i++)
@@ -445,55 +434,12 @@ private:
         pmt::pmt_t meta = pmt::make_dict();
         meta = pmt::dict_add(meta, k_num, pmt::from_long(seq));
         meta = pmt::dict_add(meta, k_mcs, d_mcs_sym[mcs]);
-        static const char* fec_names[] = { "none", "cc", "polar", "ldpc" };
-        meta = pmt::dict_add(meta, k_fec, pmt::mp(fec_names[cfg.mcs_code[mcs]]));
+        meta = pmt::dict_add(meta, k_fec, pmt::mp(mcs_codec::code_name(d_codec.code(mcs))));
         meta = pmt::dict_add(meta, k_snr, pmt::from_double(std::round(snr * 100) / 100));
         meta = pmt::dict_add(meta, k_freq, pmt::from_double(nu));
         message_port_pub(d_out, pmt::cons(meta, pmt::init_u8vector(len, bytes)));
         d_scan = end - cp;  // the gap follows; never skip into a next burst
         return DONE;
-    }
-
-    void viterbi(gr::fec::generic_decoder::sptr dec, const float* l, int n, uint8_t* out, int nbits)
-    {
-        // gr-fec's Viterbi takes bytes: 128 +- soft value, high = bit 1.  Scale the
-        // LLRs so their mean magnitude maps to 48 (as async_decoder maps +-1).
-        double m = 0;
-        for (int i = 0; i < n; i++)
-            m += std::fabs(l[i]);
-        float sc = m > 0 ? (float)(48.0 * n / m) : 1.f;
-        std::vector<uint8_t> u(n);
-        for (int i = 0; i < n; i++)
-            u[i] = (uint8_t)std::clamp(128.f + sc * l[i], 0.f, 255.f);
-        dec->set_frame_size(nbits);
-        dec->generic_work(u.data(), out);
-    }
-
-    std::vector<uint8_t> decode(int mcs, std::vector<float>& cl, int len)
-    {
-        const auto& cfg = d_l.cfg;
-        size_t nb = 8 * (size_t)len;
-        std::vector<uint8_t> out;
-        if (cfg.mcs_code[mcs] == CODE_NONE) {
-            out.resize(nb);
-            for (size_t i = 0; i < nb; i++)
-                out[i] = cl[i] > 0;
-        } else if (cfg.mcs_code[mcs] == CODE_CC) {
-            out.resize(nb);
-            viterbi(d_dec[mcs], cl.data(), (int)(2 * nb), out.data(), (int)nb);
-        } else if (cfg.mcs_code[mcs] == CODE_LDPC) {
-            // the max-log LLRs as demapped (channel-state weighted, positive = 1): min-sum
-            // is scale invariant, so no rescaling
-            out.resize(nb);
-            d_ldpc.decode_pdu(cl.data(), (long)nb, cfg.mcs_k[mcs], cfg.mcs_n[mcs], out.data());
-        } else {
-            int N = cfg.mcs_n[mcs], K = cfg.mcs_k[mcs];
-            size_t ncw = (nb + K - 1) / K;
-            out.resize(ncw * K);
-            for (size_t c = 0; c < ncw; c++)
-                d_dec[mcs]->generic_work(cl.data() + c * N, out.data() + c * K);
-        }
-        return out;
     }
 
     // Pilot tracking of common phase and phase slope (per carrier index), 2nd-order loops.
