@@ -111,3 +111,32 @@ def test_deadline_must_be_finite(tmp_path):
 
     with pytest.raises(UserError, match="finite"):
         DecoderWorker(WorkerOptions(control=None, status=None), tmp_path, segment_deadline_s=float("nan"))
+
+
+
+def test_a_long_segment_is_not_held_in_memory_while_it_waits_for_its_deadline(tmp_path):
+    """Deadline mode keeps a generated segment until it is written; it goes to disk, not into one array
+    (a 2-minute still shot would be 1.6 GB at 576x320). The classical generator makes pieces of
+    PIECE_FRAMES, so peak traced allocations stay far below the segment."""
+    import tracemalloc
+
+    d = drawn_scene(num_frames=480, width=96, height=64, fps=24, cuts=())
+    s = SemanticEncoder(build_backends("classical", keyframe_codec="webp")).encode(VideoClip(d.frames, Fraction(24)))
+    seg_bytes = max(g.num_frames for g in s.segments) * 96 * 64 * 3
+    assert max(g.num_frames for g in s.segments) >= 200, [g.num_frames for g in s.segments]  # a long still shot
+    w = DecoderWorker(WorkerOptions(control=None, status=None), tmp_path / "out", segment_deadline_s=1e6)
+    pdus = packetize(s, 400)
+    del d
+    tracemalloc.start()
+    try:
+        for p in pdus:
+            w._on_pdu(p)
+        _pump(w, lambda: w.stats["segments_written"] == len(s.segments))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    res = w.handle_control({"op": "finish"})
+    assert res["ok"] and res["num_frames"] == 480 and res["deadline"]["concealed"] == []
+    assert res["deadline"]["late"] == []
+    assert peak < seg_bytes / 3, (peak, seg_bytes)  # was > seg_bytes: the whole segment in one array
+    w.finish()
