@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* PDU -> OFDM burst (c32vector PDU).  See include/gnuradio/lgvsc/ofdm_burst_mod.h. */
+/* PDU -> OFDM burst on a tagged complex stream.  See include/gnuradio/lgvsc/ofdm_burst_mod.h. */
+#include "mcs_codec.h"
 #include "ofdm_common.h"
 #include <gnuradio/fec/cc_common.h>
 #include <gnuradio/fec/cc_encoder.h>
-#include <gnuradio/fec/polar_encoder.h>
 #include <gnuradio/fft/fft.h>
 #include <gnuradio/io_signature.h>
-#include <gnuradio/lgvsc/ldpc_5g.h>
 #include <gnuradio/lgvsc/ofdm_burst_mod.h>
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -17,21 +18,26 @@ namespace lgvsc {
 class ofdm_burst_mod_impl : public ofdm_burst_mod
 {
     ofdm_layout d_l;
+    mcs_codec d_codec;  // the payload FEC per MCS (the same objects as ofdm_burst_demod's)
     int d_default_mcs, d_payload_mod, d_gap;
     uint16_t d_seq = 0;
-    std::vector<gr::fec::generic_encoder::sptr> d_enc;
     gr::fec::generic_encoder::sptr d_hdr_enc;
-    ldpc_5g d_ldpc;  // 5G NR LDPC (CODE_LDPC MCSs)
     gr::fft::fft_complex_rev d_ifft;
     float d_scale;
     std::vector<gr_complex> d_train_td;
-    const pmt::pmt_t d_out = pmt::mp("out"), d_key_mcs = pmt::mp("mcs"), d_empty = pmt::make_dict();
+    const pmt::pmt_t d_in = pmt::mp("in"), d_key_mcs = pmt::mp("mcs"), d_len_key;
+    std::vector<gr_complex> d_burst;  // the burst being written
+    size_t d_pos = 0;                 // its next sample (== size: none pending)
+    std::vector<gr_complex> d_X, d_td;
+    std::vector<uint8_t> d_sym, d_hdr, d_hc;
+    std::atomic<uint64_t> d_bursts{ 0 }, d_dropped{ 0 };
 
 public:
-    ofdm_burst_mod_impl(const ofdm_phy_config& cfg, int default_mcs, int payload_mod, int gap)
-        : gr::block("ofdm_burst_mod", io_signature::make(0, 0, 0), io_signature::make(0, 0, 0)),
-          d_l(cfg), d_default_mcs(default_mcs), d_payload_mod(payload_mod), d_gap(gap),
-          d_ifft(cfg.fft_len, 1)
+    ofdm_burst_mod_impl(const ofdm_phy_config& cfg, int default_mcs, int payload_mod, int gap,
+                        const std::string& len_tag_key)
+        : gr::block("ofdm_burst_mod", io_signature::make(0, 0, 0), io_signature::make(1, 1, sizeof(gr_complex))),
+          d_l(cfg), d_codec(cfg), d_default_mcs(default_mcs), d_payload_mod(payload_mod), d_gap(gap),
+          d_ifft(cfg.fft_len, 1), d_len_key(pmt::mp(len_tag_key))
     {
         if (default_mcs < 0 || default_mcs >= d_l.mcs_count())
             throw std::invalid_argument("default MCS id out of range");
@@ -39,27 +45,54 @@ public:
             throw std::invalid_argument("payload modulation id out of range");
         if (gap < 0)
             throw std::invalid_argument("gap must be >= 0");
+        if (len_tag_key.empty())
+            throw std::invalid_argument("len_tag_key must not be empty");
         d_scale = 1.0f / std::sqrt((float)d_l.n_active);
-        for (int m = 0; m < d_l.mcs_count(); m++) {
-            if (cfg.mcs_code[m] == CODE_CC)
-                d_enc.push_back(gr::fec::code::cc_encoder::make(
-                    8 * cfg.max_bytes, 7, 2, { 109, 79 }, 0, CC_TAILBITING));
-            else if (cfg.mcs_code[m] == CODE_POLAR)
-                d_enc.push_back(gr::fec::code::polar_encoder::make(
-                    cfg.mcs_n[m], cfg.mcs_k[m], cfg.mcs_frozen[m],
-                    std::vector<uint8_t>(cfg.mcs_frozen[m].size(), 0), false));
-            else
-                d_enc.push_back(nullptr);
-        }
         d_hdr_enc = gr::fec::code::cc_encoder::make(HDR_BITS, 7, 2, { 109, 79 }, 0, CC_TAILBITING);
         // Time-domain training symbol (one copy).
         std::vector<gr_complex> X(cfg.fft_len, 0);
         for (int i = 0; i < d_l.n_active; i++)
             X[d_l.active_bins[i]] = d_l.train[i];
         symbol_td(X, d_train_td);
-        message_port_register_in(pmt::mp("in"));
-        message_port_register_out(d_out);
-        set_msg_handler(pmt::mp("in"), [this](const pmt::pmt_t& m) { handle(m); });
+        // No message handler: the port's queue holds the PDUs until general_work has output room.
+        message_port_register_in(d_in);
+        d_X.resize(cfg.fft_len);
+        d_hc.resize(HDR_CODED);
+        d_hdr.resize(d_l.hdr_coded_bits);
+    }
+
+    uint64_t bursts() const override { return d_bursts.load(); }
+    uint64_t dropped() const override { return d_dropped.load(); }
+
+    // A source: the scheduler calls this whenever there is output room (and again after a message
+    // arrives).  Whole bursts while they fit; a burst longer than the free space goes out in pieces.
+    int general_work(int noutput_items, gr_vector_int&, gr_vector_const_void_star&,
+                     gr_vector_void_star& output_items) override
+    {
+        auto* out = static_cast<gr_complex*>(output_items[0]);
+        int produced = 0;
+        while (produced < noutput_items) {
+            if (d_pos == d_burst.size()) {
+                pmt::pmt_t msg = delete_head_nowait(d_in);
+                if (msg.get() == nullptr)
+                    break;
+                if (!build(msg))
+                    continue;
+                d_pos = 0;
+            }
+            size_t left = d_burst.size() - d_pos, room = (size_t)(noutput_items - produced);
+            if (d_pos == 0) {
+                if (left > room && produced > 0)
+                    break;  // the next burst starts whole in a later call
+                add_item_tag(0, nitems_written(0) + produced, d_len_key, pmt::from_long((long)d_burst.size()));
+                d_bursts++;
+            }
+            size_t n = std::min(left, room);
+            memcpy(out + produced, d_burst.data() + d_pos, n * sizeof(gr_complex));
+            d_pos += n;
+            produced += (int)n;
+        }
+        return produced;
     }
 
     int mod_of(int mcs) const override
@@ -104,9 +137,11 @@ private:
     }
 
     // Map one symbol's worth of (already interleaved) bits + pilots, append CP + symbol.
-    void append_symbol(const uint8_t* bits, int mod, std::vector<gr_complex>& burst,
-                       std::vector<gr_complex>& X, std::vector<gr_complex>& td)
+    void append_symbol(const uint8_t* bits, int mod)
     {
+        auto& burst = d_burst;
+        auto& X = d_X;
+        auto& td = d_td;
         const auto& pts = d_l.cfg.constellations[mod];
         int b = d_l.bps[mod];
         std::fill(X.begin(), X.end(), gr_complex(0));
@@ -131,84 +166,67 @@ private:
             out[p[k]] = in[k];
     }
 
-    void handle(const pmt::pmt_t& msg)
+    // PDU -> d_burst (false: malformed, logged, counted, dropped).
+    bool build(const pmt::pmt_t& msg)
     {
         if (!pmt::is_pair(msg) || !pmt::is_u8vector(pmt::cdr(msg))) {
             d_logger->error("input is not a PDU; dropped");
-            return;
+            d_dropped++;
+            return false;
         }
         size_t n = 0;
         const uint8_t* data = pmt::u8vector_elements(pmt::cdr(msg), n);
         if (n == 0 || (int)n > d_l.cfg.max_bytes) {
             d_logger->error("PDU of {:d} bytes outside 1..{:d}; dropped", n, d_l.cfg.max_bytes);
-            return;
+            d_dropped++;
+            return false;
         }
         int mcs = resolve_mcs(pmt::car(msg));
         int mod = mod_of(mcs), b = d_l.bps[mod];
         const auto& cfg = d_l.cfg;
-        // 1. scramble (every MCS), 2. encode.
+        // 1. scramble (every MCS), 2. encode (the last polar codeword padded with scrambler output).
         payload_scrambler scr(SCRAMBLE_SEED);
         std::vector<uint8_t> info(8 * n);
         for (size_t i = 0; i < 8 * n; i++)
             info[i] = ((data[i / 8] >> (7 - i % 8)) & 1) ^ scr.next();
-        std::vector<uint8_t> coded;
-        if (cfg.mcs_code[mcs] == CODE_NONE) {
-            coded.swap(info);
-        } else if (cfg.mcs_code[mcs] == CODE_CC) {
-            coded.resize(2 * info.size());
-            d_enc[mcs]->set_frame_size(info.size());
-            d_enc[mcs]->generic_work(info.data(), coded.data());
-        } else if (cfg.mcs_code[mcs] == CODE_LDPC) {
-            coded.resize(d_l.coded_bits((int)n, mcs));
-            d_ldpc.encode_pdu(info.data(), (long)info.size(), cfg.mcs_k[mcs], cfg.mcs_n[mcs], coded.data());
-        } else {
-            int N = cfg.mcs_n[mcs], K = cfg.mcs_k[mcs];
-            size_t ncw = (info.size() + K - 1) / K;
-            while (info.size() < ncw * K) // pad the last codeword with scrambler output
-                info.push_back(scr.next());
-            coded.resize(ncw * N);
-            for (size_t c = 0; c < ncw; c++)
-                d_enc[mcs]->generic_work(info.data() + c * K, coded.data() + c * N);
-        }
+        std::vector<uint8_t> coded = d_codec.encode(mcs, std::move(info), [&scr] { return scr.next(); });
         int ncb = d_l.n_data * b;
         int nsym = (int)((coded.size() + ncb - 1) / ncb);
         while ((int)coded.size() < nsym * ncb) // fill the last symbol with scrambler output
             coded.push_back(scr.next());
         // Header: CC, repeated to fill n_hdr_sym symbols, whitened.
         auto hb = header_bits((int)n, d_seq++, (mcs << 3) | mod);
-        std::vector<uint8_t> hc(HDR_CODED);
-        d_hdr_enc->generic_work(hb.data(), hc.data());
+        d_hdr_enc->generic_work(hb.data(), d_hc.data());
         int hmod = cfg.header_mod, hbps = d_l.bps[hmod], hncb = d_l.n_data * hbps;
-        std::vector<uint8_t> hdr(d_l.hdr_coded_bits);
         lfsr7 wh(HDR_WHITEN_SEED);
         for (int i = 0; i < d_l.hdr_coded_bits; i++)
-            hdr[i] = hc[i % HDR_CODED] ^ wh.next();
+            d_hdr[i] = d_hc[i % HDR_CODED] ^ wh.next();
 
-        int L = cfg.fft_len, cp = cfg.cp_len;
-        std::vector<gr_complex> burst;
-        burst.reserve(d_l.burst_samples((int)n, mcs, mod) + d_gap);
-        burst.insert(burst.end(), d_train_td.end() - cp, d_train_td.end());
+        int cp = cfg.cp_len;
+        d_burst.clear();
+        d_burst.reserve(d_l.burst_samples((int)n, mcs, mod) + d_gap);
+        d_burst.insert(d_burst.end(), d_train_td.end() - cp, d_train_td.end());
         for (int r = 0; r < N_TRAIN; r++)
-            burst.insert(burst.end(), d_train_td.begin(), d_train_td.end());
-        std::vector<gr_complex> X(L), td;
-        std::vector<uint8_t> sym(std::max(hncb, ncb));
+            d_burst.insert(d_burst.end(), d_train_td.begin(), d_train_td.end());
+        d_sym.resize(std::max(hncb, ncb));
         for (int s = 0; s < d_l.n_hdr_sym; s++) {
-            interleave_into(hdr.data() + s * hncb, hbps, sym.data());
-            append_symbol(sym.data(), hmod, burst, X, td);
+            interleave_into(d_hdr.data() + s * hncb, hbps, d_sym.data());
+            append_symbol(d_sym.data(), hmod);
         }
         for (int s = 0; s < nsym; s++) {
-            interleave_into(coded.data() + (size_t)s * ncb, b, sym.data());
-            append_symbol(sym.data(), mod, burst, X, td);
+            interleave_into(coded.data() + (size_t)s * ncb, b, d_sym.data());
+            append_symbol(d_sym.data(), mod);
         }
-        burst.resize(burst.size() + d_gap, gr_complex(0));
-        message_port_pub(d_out, pmt::cons(d_empty, pmt::init_c32vector(burst.size(), burst.data())));
+        d_burst.resize(d_burst.size() + d_gap, gr_complex(0));
+        return true;
     }
 };
 
 ofdm_burst_mod::sptr
-ofdm_burst_mod::make(const ofdm_phy_config& cfg, int default_mcs, int payload_mod, int gap)
+ofdm_burst_mod::make(const ofdm_phy_config& cfg, int default_mcs, int payload_mod, int gap,
+                     const std::string& len_tag_key)
 {
-    return gnuradio::make_block_sptr<ofdm_burst_mod_impl>(cfg, default_mcs, payload_mod, gap);
+    return gnuradio::make_block_sptr<ofdm_burst_mod_impl>(cfg, default_mcs, payload_mod, gap, len_tag_key);
 }
 
 } // namespace lgvsc

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """OFDM burst transmitter with a PDU input (GRC id ``lgvsc_ofdm_pdu_tx``)."""
 
-from gnuradio import gr, pdu
+from gnuradio import gr
 
 from . import phy_common as pc
 from .pdu_guard import pdu_guard
@@ -10,7 +10,7 @@ __all__ = ["check_ofdm_args", "ofdm_pdu_tx"]
 
 LEN_KEY = "packet_len"
 MAX_BYTES = 4095  # PDU + CRC per burst (bounds the receiver's burst buffer)
-TO_STREAM_BUFFER = 1 << 18
+OUT_BUFFER = 1 << 18
 
 
 class ofdm_pdu_tx(gr.hier_block2):
@@ -19,8 +19,8 @@ class ofdm_pdu_tx(gr.hier_block2):
     ``pdu_guard`` (C++ ``pdu_admit``: validation, counters, keeps only the ``mcs``
     metadata key, appends CRC-32) -> ``ofdm_burst_mod`` (C++: scrambler, gr-fec encoder of the PDU's MCS, bit
     interleaver, preamble of 4 training symbols, CC-coded repeated header with
-    length, counter, MCS and CRC-16, payload symbols with pilots, IFFT, CP, gap) ->
-    ``pdu.pdu_to_tagged_stream`` (one ``packet_len`` tagged packet per burst).
+    length, counter, MCS and CRC-16, payload symbols with pilots, IFFT, CP, gap; the bursts leave on its
+    stream output, each tagged ``packet_len``, as many per call as fit).
 
     Args:
         fft_len: FFT length.
@@ -52,18 +52,15 @@ class ofdm_pdu_tx(gr.hier_block2):
         self.message_port_register_hier_in("in")
         self.message_port_register_hier_out("status")
         self.guard = pdu_guard(mtu, "ofdm_pdu_tx", keep_mcs=True, crc=True)
-        self.mod = ofdm_burst_mod(cfg, pc.MCS_NAMES.index(self.mcs), pc.mod_id(payload_mod), gap)
-        self.to_stream = pdu.pdu_to_tagged_stream(gr.types.complex_t, LEN_KEY)
+        self.mod = ofdm_burst_mod(cfg, pc.MCS_NAMES.index(self.mcs), pc.mod_id(payload_mod), gap, LEN_KEY)
         longest = max(self.mod.burst_len(mtu + pc.CRC_LEN, m) for m in range(len(pc.MCS_NAMES)))
-        # pdu_to_tagged_stream emits about one burst per scheduler wake-up: its rate grows with its
-        # output buffer (measured, 2,576-sample bursts under load: 8 Ki items 0.04 MS/s, 64 Ki 0.25,
-        # 256 Ki 1.1 MS/s), so give it 256 Ki items (2 MiB) or 4 of the longest bursts.
-        self.to_stream.set_min_output_buffer(max(TO_STREAM_BUFFER, 4 * longest))
+        # Room for many bursts per scheduler wake-up on both sides: 256 Ki items (2 MiB) or 4 of the
+        # longest bursts (whole bursts for packet_len consumers such as tagged-stream blocks).
+        self.mod.set_min_output_buffer(max(OUT_BUFFER, 4 * longest))
         self.msg_connect(self, "in", self.guard, "in")
         self.msg_connect(self.guard, "status", self, "status")
         self.msg_connect(self.guard, "out", self.mod, "in")
-        self.msg_connect(self.mod, "out", self.to_stream, "pdus")
-        self.connect(self.to_stream, self)
+        self.connect(self.mod, self)
 
     def samples_per_burst(self, nbytes, mcs=None):
         """Samples sent for one PDU of ``nbytes`` (preamble, header, payload, gap) in ``mcs``

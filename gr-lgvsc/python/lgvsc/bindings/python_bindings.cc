@@ -40,9 +40,11 @@ PYBIND11_MODULE(lgvsc_python, m)
 
     py::class_<ofdm_burst_mod, gr::block, gr::basic_block, std::shared_ptr<ofdm_burst_mod>>(m, "ofdm_burst_mod")
         .def(py::init(&ofdm_burst_mod::make), py::arg("cfg"), py::arg("default_mcs"), py::arg("payload_mod"),
-             py::arg("gap"))
+             py::arg("gap"), py::arg("len_tag_key") = "packet_len")
         .def("burst_len", &ofdm_burst_mod::burst_len, py::arg("nbytes"), py::arg("mcs"))
-        .def("mod_of", &ofdm_burst_mod::mod_of, py::arg("mcs"));
+        .def("mod_of", &ofdm_burst_mod::mod_of, py::arg("mcs"))
+        .def("bursts", &ofdm_burst_mod::bursts)
+        .def("dropped", &ofdm_burst_mod::dropped);
 
     py::class_<ofdm_burst_demod, gr::sync_block, gr::block, gr::basic_block, std::shared_ptr<ofdm_burst_demod>>(
         m, "ofdm_burst_demod")
