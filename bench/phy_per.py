@@ -52,29 +52,43 @@ def per_point(mcs, esn0, pdus, sent, seed):
     return 1 - res.delivered(sent) / len(sent)
 
 
-# Runs in the ML venv: the streaming emulator of `lgvsc channel` (lgvsc.channels), on a file.
+# Runs in the ML venv: the streaming emulator of `lgvsc channel` (lgvsc.channels), on a file.  The
+# stream is cut at burst boundaries into `ends` segments; segment i goes through its own fading
+# realisation (seed + i), so the PDUs of a point see many independent channels (a 200-PDU stream at
+# 5 MS/s lasts ~1 s, only ~10 Doppler periods of 10 Hz); the noise runs on across segments.
 _FADING = """
-import sys
+import sys, json
 import numpy as np
 from sionna.phy import config
 from lgvsc.channels.models import ChannelSpec, StreamingChannel
 from lgvsc.channels.noise import StreamingNoise
-src, dst, model, doppler, delay, snr, seed = sys.argv[1:8]
+src, dst, model, doppler, delay, snr, seed, rate, ends = sys.argv[1:10]
 config.seed = int(seed) + 1
-spec = ChannelSpec(model=model, sample_rate=1e6, doppler=float(doppler),
-                   delay_spread=None if delay == "none" else float(delay), seed=int(seed))
-spec.validate()
-chan, noise = StreamingChannel(spec), StreamingNoise(float(snr))
+noise = StreamingNoise(float(snr))
 import torch
 x = np.load(src).astype(np.complex64)
-out = []
-for i in range(0, len(x), 1 << 16):
-    blk = np.ascontiguousarray(x[i:i + (1 << 16)])
-    y = chan.process(blk)
-    with torch.no_grad():
-        out.append(noise(torch.from_numpy(blk), torch.from_numpy(y)).numpy())
+out, start = [], 0
+for i, end in enumerate(json.loads(ends)):
+    spec = ChannelSpec(model=model, sample_rate=float(rate), doppler=float(doppler),
+                       delay_spread=None if delay == "none" else float(delay), seed=int(seed) + i)
+    spec.validate()
+    chan = StreamingChannel(spec)
+    for j in range(start, end, 1 << 16):
+        blk = np.ascontiguousarray(x[j:min(j + (1 << 16), end)])
+        y = chan.process(blk)
+        with torch.no_grad():
+            out.append(noise(torch.from_numpy(blk), torch.from_numpy(y)).numpy())
+    start = end
 np.save(dst, np.concatenate(out).astype(np.complex64))
 """
+
+#: Es/N0 (dB) at which each preset reaches PER 1 % over AWGN + CFO + SRO with this receiver
+#: (docs/PHY.md, 200 PDUs, 2026-12-02, after 4ca8e80): the code threshold of the outage bound
+#: when this run has no AWGN curve of its own.
+AWGN_PER1_DB = {"paper-0dB": 0.18, "paper-2dB": 2.0, "paper-4dB": 4.0, "paper-6dB": 5.0, "paper-8dB": 7.08,
+                "paper-10dB": 9.86}
+#: Default bandwidth (sample rate) of the fading column, chosen in docs/PHY.md ("Fading vs bandwidth").
+FADING_RATE = 5e6
 
 
 def _wait(cond, timeout, idle, progress):
@@ -123,19 +137,32 @@ def rx_pdus(samples, n):
     return list(col.pdus)
 
 
-def fading_per(mcs, esn0, pdus, sent, venv, seed, model="tdl-c", doppler=10.0, delay="300e-9"):
-    """PER through the Sionna emulator at Es/N0 ``esn0`` (average over the fading), or None."""
+def fading_per(mcs, esn0, pdus, sent, venv, seed, model="tdl-c", doppler=10.0, delay="300e-9", rate=FADING_RATE,
+               streams=10, detail=False):
+    """PER through the Sionna emulator at Es/N0 ``esn0`` (average over the fading) and the stream's
+    length in s, or None.  ``rate``: the emulator's sample rate = the PHY's bandwidth; ``streams``:
+    independent fading realisations the PDUs are spread over (whole bursts each).  ``detail``: also
+    the indices of the PDUs lost."""
     py = os.path.join(venv, "bin", "python")
     if not os.path.exists(py):
         return None
-    x = np.concatenate([tx_samples(mcs, pdus), np.zeros(20000, np.complex64)])
+    x = tx_samples(mcs, pdus)
+    per_burst = [pc.ofdm_burst_samples(len(pmt.u8vector_elements(pmt.cdr(p))), mcs) for p in pdus]
+    if sum(per_burst) != len(x):
+        raise RuntimeError(f"TX wrote {len(x)} samples, the burst formula says {sum(per_burst)}")
+    cum = np.cumsum(per_burst)
+    streams = max(1, min(int(streams), len(pdus)))
+    ends = [int(cum[round(len(pdus) * (i + 1) / streams) - 1]) for i in range(streams)]
+    x = np.concatenate([x, np.zeros(20000, np.complex64)])
+    ends[-1] = len(x)
     with tempfile.TemporaryDirectory() as d:
         src, dst = os.path.join(d, "tx.npy"), os.path.join(d, "rx.npy")
         np.save(src, x)
         snr = pc.esn0_to_sample_snr_db(esn0)  # the emulator's SNR is per sample (docs/PHY.md)
         try:
-            subprocess.run([py, "-c", _FADING, src, dst, model, str(doppler), str(delay), str(snr), str(seed)],
-                           check=True, timeout=1800, capture_output=True, text=True)
+            subprocess.run([py, "-c", _FADING, src, dst, model, str(doppler), str(delay), str(snr), str(seed),
+                            str(float(rate)), json.dumps(ends)],
+                           check=True, timeout=3600, capture_output=True, text=True)
         except subprocess.CalledProcessError as exc:
             print(f"  fading {mcs}: emulator failed: {exc.stderr.strip().splitlines()[-1:]}")
             return None
@@ -147,12 +174,47 @@ def fading_per(mcs, esn0, pdus, sent, venv, seed, model="tdl-c", doppler=10.0, d
     pool = {}
     for _, data in got:
         pool[data] = pool.get(data, 0) + 1
-    hits = 0
-    for data in sent:
+    hits, lost = 0, []
+    for i, data in enumerate(sent):
         if pool.get(data, 0):
             pool[data] -= 1
             hits += 1
-    return 1 - hits / len(sent), len(x) / 1e6
+        else:
+            lost.append(i)
+    res = (1 - hits / len(sent), len(x) / float(rate))
+    return res + (lost,) if detail else res
+
+
+def outage_bound(venv, rate, points, model="tdl-c", doppler=10.0, delay=300e-9, realisations=4000):
+    """{mcs: dict} from bench/fading_outage.py in the ML venv (the outage bound of the same channel), or {}.
+
+    ``points``: (mcs, esn0_db) pairs of paper presets."""
+    py = os.path.join(venv, "bin", "python")
+    if not os.path.exists(py):
+        return {}
+    occupied, pilots, _ = pc.carrier_layout("wifi64", 64)
+    data = [int(k) for k in occupied[0]]
+    cmd = [py, os.path.join(HERE, "fading_outage.py"), "--model", model, "--delay-spread", str(delay),
+           "--doppler", str(doppler), "--sample-rate", str(float(rate)), "--realisations", str(realisations),
+           "--carriers=" + ",".join(str(k) for k in data)]
+    for mcs, esn0 in points:
+        _, mod, r = pc.MCS[mcs]
+        bits = pc.CONSTELLATIONS[mod or "qpsk"]().bits_per_symbol()
+        cmd += ["--point", f"{mcs}:{bits}:{r}:{esn0}:{AWGN_PER1_DB[mcs]}:{pc.ofdm_burst_samples(1200, mcs)}"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=True).stdout
+    except subprocess.CalledProcessError as exc:
+        print(f"  outage bound: failed: {exc.stderr.strip().splitlines()[-1:]}")
+        return {}
+    except (subprocess.SubprocessError, OSError) as exc:
+        print(f"  outage bound: not run ({exc})")
+        return {}
+    res = {}
+    for line in out.splitlines():
+        if line.startswith("{"):
+            d = json.loads(line)
+            res[d["mcs"]] = d
+    return res
 
 
 def linksim(venv, preset, snrs, nbits, pdu_bits, cache_path=None):
@@ -214,7 +276,7 @@ def load_csv(path):
             m, snr = r["mcs"], float(r["esn0_db"])
             if r["per"] not in ("", None):
                 curves.setdefault(m, {})[snr] = float(r["per"])
-            if r["linksim_per"] not in ("", None):
+            if r.get("linksim_per") not in ("", None):
                 sims.setdefault(m, {})[snr] = float(r["linksim_per"])
             if r.get("tdlc_per") not in ("", None):
                 fading[m] = (float(r["tdlc_per"]), None)
@@ -247,6 +309,14 @@ def main():
     ap.add_argument("--fading-margin", type=float, default=4.0, help="dB over the paper SNR (default %(default)s)")
     ap.add_argument("--doppler", type=float, default=10.0, help="TDL-C maximum Doppler, Hz (default %(default)s)")
     ap.add_argument("--delay-spread", type=float, default=300e-9, help="TDL-C RMS delay spread, s (default 300 ns)")
+    ap.add_argument("--fading-rate", type=float, default=FADING_RATE,
+                    help="the emulator's sample rate = the PHY's bandwidth, S/s (default %(default)g; docs/PHY.md "
+                         "'Fading vs bandwidth': 1e6 is the narrowband, outage-limited case)")
+    ap.add_argument("--fading-streams", type=int, default=10,
+                    help="independent fading realisations the fading PDUs are spread over (default %(default)s)")
+    ap.add_argument("--outage", action="store_true",
+                    help="also the outage bound of the fading channel per preset (bench/fading_outage.py, ML venv)")
+    ap.add_argument("--no-awgn", action="store_true", help="skip the AWGN PER curves (fading column only)")
     ap.add_argument("--from-csv", help="print the table and plot of an earlier run's phy_per.csv, measure nothing")
     ap.add_argument("--fading-diag", action="store_true",
                     help="also static TDL-C (0 Hz) and flat Rayleigh at --doppler, same SNR and PDUs")
@@ -256,7 +326,7 @@ def main():
     sent = [bytes(pmt.u8vector_elements(pmt.cdr(p))) for p in pdus]
     if a.from_csv:  # re-print and re-plot a finished run
         rows, curves, sims, fading = load_csv(a.from_csv)
-        a.mcs, a.no_tput = [m for m in a.mcs if m in curves], True
+        a.mcs, a.no_tput = [m for m in a.mcs if m in curves or m in fading], True
     else:
         rows, curves, sims = [], {}, {}
         for mcs in a.mcs:
@@ -273,7 +343,7 @@ def main():
             return
         for mcs in a.mcs:
             base = pc.PAPER_MCS_SNR_DB.get(mcs)
-            grid = GRID.get(mcs) or [base + d for d in GRID_OFFSETS]
+            grid = [] if a.no_awgn else GRID.get(mcs) or [base + d for d in GRID_OFFSETS]
             curves[mcs] = {}
             for i, esn0 in enumerate(grid):
                 per = per_point(mcs, esn0, pdus, sent, seed=100 + i)
@@ -291,44 +361,57 @@ def main():
                 if base is None:
                     continue
                 r = fading_per(mcs, base + a.fading_margin, fpdus, fsent, a.venv, seed=7, doppler=a.doppler,
-                               delay=str(a.delay_spread))
+                               delay=str(a.delay_spread), rate=a.fading_rate, streams=a.fading_streams)
                 if r is not None:
                     fading[mcs] = r
-                    print(f"  fading {mcs:10s} Es/N0 {base + a.fading_margin:5.1f} dB: PER {r[0]:.3f} "
-                          f"({r[1]:.2f} s of fading stream = {r[1] * a.doppler:.0f} Doppler periods)", flush=True)
+                    print(f"  fading {mcs:10s} Es/N0 {base + a.fading_margin:5.1f} dB at {a.fading_rate / 1e6:g} MS/s: "
+                          f"PER {r[0]:.3f} ({r[1]:.2f} s of fading stream in {a.fading_streams} realisations = "
+                          f"{r[1] * a.doppler:.0f} Doppler periods)", flush=True)
                 rows.append({"mcs": mcs, "esn0_db": base + a.fading_margin, "per": None, "linksim_per": None,
                              "tdlc_per": None if r is None else round(r[0], 4)})
                 if a.fading_diag:  # what costs: the fading statistics, or the channel changing within a burst
                     for model, dop, dly in (("tdl-c", 0.0, str(a.delay_spread)), ("rayleigh", a.doppler, "none")):
                         d = fading_per(mcs, base + a.fading_margin, fpdus, fsent, a.venv, seed=7, model=model,
-                                       doppler=dop, delay=dly)
+                                       doppler=dop, delay=dly, rate=a.fading_rate, streams=a.fading_streams)
                         if d is not None:
                             print(f"    diagnostic {model} {dop:g} Hz: PER {d[0]:.3f}", flush=True)
+    bound = {}
+    if a.outage and not a.from_csv:
+        bound = outage_bound(a.venv, a.fading_rate, [(m, pc.PAPER_MCS_SNR_DB[m] + a.fading_margin) for m in a.mcs
+                                                     if m in pc.PAPER_MCS_SNR_DB],
+                             doppler=a.doppler, delay=a.delay_spread)
     print("\nSNR (Es/N0 per data subcarrier, dB) at PER 1 %, AWGN + CFO 0.1 subcarrier + 20 ppm SRO, "
           f"{a.bytes}-byte PDUs, {a.pdus} per point; linksim = Sionna 5G LDPC at the paper preset's "
           "modulation and rate (target: gnuradio - linksim <= 1.5 dB)")
+    print(f"fading: TDL-C {a.delay_spread * 1e9:g} ns, {a.doppler:g} Hz Doppler, at {a.fading_rate / 1e6:g} MS/s "
+          f"(the PHY's bandwidth), {a.fading_pdus or a.pdus} PDUs in {a.fading_streams} realisations"
+          + ("; outage = P(burst mutual information < what the LDPC code needs over AWGN), perfect CSI"
+             if bound else ""))
     print(f"{'mcs':12s} {'mod':>6s} {'rate':>5s} {'paper':>6s} {'gnuradio':>9s} {'linksim':>8s} {'diff':>6s} "
-          f"{'<=1.5':>5s} {'TDL-C PER at +' + format(a.fading_margin, 'g') + ' dB':>20s} {'<=1 %':>5s}")
+          f"{'<=1.5':>5s} {'TDL-C @' + format(a.fading_rate / 1e6, 'g') + ' MS/s +' + format(a.fading_margin, 'g') + ' dB':>24s} "
+          f"{'<=1 %':>5s}" + (f" {'outage':>7s}" if bound else ""))
     for mcs in a.mcs:
-        g, sl = snr_at(curves[mcs]), snr_at(sims.get(mcs, {})) if sims.get(mcs) else None
+        g, sl = snr_at(curves.get(mcs, {})), snr_at(sims.get(mcs, {})) if sims.get(mcs) else None
         diff = None if g is None or sl is None else round(g - sl, 2)
         _, mod, rate = pc.MCS[mcs]
         fd = fading.get(mcs)
         print(f"{mcs:12s} {mod or 'qpsk':>6s} {rate:5.3f} {str(pc.PAPER_MCS_SNR_DB.get(mcs, '-')):>6s} "
               f"{str(g):>9s} {str(sl):>8s} {str(diff):>6s} {'-' if diff is None else ('yes' if diff <= 1.5 else 'NO'):>5s} "
-              f"{'-' if fd is None else format(fd[0], '.3f'):>20s} "
-              f"{'-' if fd is None else ('yes' if fd[0] <= 0.01 else 'NO'):>5s}")
-    with open(os.path.join(a.out, "phy_per.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+              f"{'-' if fd is None else format(fd[0], '.3f'):>24s} "
+              f"{'-' if fd is None else ('yes' if fd[0] <= 0.01 else 'NO'):>5s}"
+              + (f" {bound[mcs]['p_out_code']:7.4f}" if mcs in bound else (" " * 8 if bound else "")))
+    if rows:
+        with open(os.path.join(a.out, "phy_per.csv"), "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(figsize=(12, 6))
         for i, mcs in enumerate(a.mcs):
-            pts = sorted(curves[mcs].items())
+            pts = sorted(curves.get(mcs, {}).items())
             color = f"C{i}"
             ax.semilogy([p[0] for p in pts], [max(p[1], 1e-3) for p in pts], "o-", color=color,
                         label=f"{mcs} (GNU Radio)")
