@@ -19,10 +19,11 @@ Two conventions, both per frame, named in every table that shows them:
   :func:`lgvsc.metrics.ms_ssim.ms_ssim_window`. Reference:
   :func:`lgvsc.metrics.ms_ssim.ms_ssim_clip`.
 
-The frames are centred at 128 once, into int16; scikit-image's 7x7 window sums come from
-OpenCV's box filter straight into int32, so the SSIMs' cancellation-prone differences
-(n·Σxy − Σx·Σy) are exact integers; MS-SSIM's Gaussian is OpenCV's separable filter on the
-same int16 maps at the first scale, float32 below it. Luma is one ``cv2.transform`` that float32
+Each frame pair becomes x + y − 255, x − y and their squares once, in 16 bits; scikit-image's
+7x7 window sums of those come from OpenCV's box filter straight into int32, so the SSIMs'
+cancellation-prone differences (n·Σs² − (Σs)²) are exact integers; MS-SSIM's first scale
+Gaussian-filters the same four maps, the lower scales the pooled frames; the full-resolution
+windows run strip by strip (their maps stay in cache). Luma is one ``cv2.transform`` that float32
 holds exactly. Every frame is scored in buffers allocated once, only the valid region is
 carried past the filters, and frames are spread over a few threads (OpenCV and numpy release
 the GIL): on a CPU this measured several times faster than batched torch convolutions over
@@ -94,39 +95,34 @@ def _psnr(sse: float, count: int) -> float:
     return min(PSNR_CAP_DB, 10.0 * math.log10(255.0 ** 2 * count / sse))
 
 
-def _block4(x: np.ndarray) -> np.ndarray:
-    """Sums of the 4x4 blocks of ``x`` (sides multiples of 4) by strided adds (no slow axis reduce)."""
-    r = x[0::4] + x[1::4]
-    r += x[2::4]
-    r += x[3::4]
-    c = r[:, 0::4] + r[:, 1::4]
-    c += r[:, 2::4]
-    c += r[:, 3::4]
-    return c
-
-
 def _ssim_ffmpeg(a: np.ndarray, b: np.ndarray, work: tuple[np.ndarray, ...] | None = None) -> float:
     """FFmpeg's ``ssim`` filter on one 8-bit plane: 8x8 windows at stride 4, x264's formula.
 
-    ``a``, ``b``: int32 arrays, or float32 holding the integers. The sums are exact integers, as FFmpeg's
-    (float32 is exact below 2^24: a 4x4 block of ``a² + b²`` is at most 16·2·255²); only the final ratio is
-    floating point. ``work``: three float32 buffers of the plane's shape cut to multiples of 4 (the
-    products go there instead of into fresh arrays).
+    ``a``, ``b``: float32 arrays holding the integers. The 4x4 block sums of ``a``, ``b``, ``a·b`` and
+    ``a² + b²`` are two 2x2 area resizes of each map (means of 4 values that are multiples of 1/4 or
+    integers, below 2^24: exact in float32, as FFmpeg's integer sums), times 16; the 8x8 windows (2x2 blocks)
+    and x264's ratio are float64 on the small block grid. ``work``: three float32 buffers of the plane's
+    shape cut to multiples of 4 (the products go there instead of into fresh arrays).
     """
+    import cv2
+
     h4, w4 = a.shape[0] // 4, a.shape[1] // 4
     a, b = a[:4 * h4, :4 * w4], b[:4 * h4, :4 * w4]
     if work is None:
         work = tuple(np.empty(a.shape, np.float32) for _ in range(3))
-    ab, sq, t = work
+    ab, sq, _ = work
+    cv2.multiply(a, b, dst=ab)
+    cv2.multiply(a, a, dst=sq)
+    cv2.accumulateSquare(b, sq)
+
+    def blocks(x):
+        x = cv2.resize(x, (2 * w4, 2 * h4), interpolation=cv2.INTER_AREA)
+        return cv2.resize(x, (w4, h4), interpolation=cv2.INTER_AREA).astype(np.float64) * 16.0
 
     def win(x):  # 2x2 blocks = 8x8 pixels, stride 4
-        x = _block4(x).astype(np.float64)
+        x = blocks(x)
         return x[:-1, :-1] + x[1:, :-1] + x[:-1, 1:] + x[1:, 1:]
 
-    np.multiply(a, b, out=ab)
-    np.multiply(a, a, out=sq)
-    np.multiply(b, b, out=t)
-    sq += t
     s1, s2 = win(a), win(b)
     ss, s12 = win(sq), win(ab)
     p = s1 * s2
@@ -162,36 +158,56 @@ def _luma_centred(xf: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     out = cv2.transform(xf, _Y_MATRIX, dst=out)
     return np.floor(out, out=out)
 _BOX = 7  # scikit-image's default window
-_SQ_OFFSET = 1 << 14  # x'² + y'² ≤ 32768 is one more than int16 holds
 _MS_CAP = 4 * 1024 * 1024  # bytes of frames queued for the scoring threads (a few 576x320 pairs)
+_STRIP = 48  # rows of the full-resolution box and Gaussian windows per pass (their maps stay in cache)
+
+
+class _Pool:
+    """Contiguous float32 / int32 arrays of any shape up to ``size`` elements, carved from buffers allocated once."""
+
+    def __init__(self, size: int, count: int) -> None:
+        self._bufs = [np.empty(size, np.float32) for _ in range(count)]
+
+    def get(self, i: int, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
+        n = math.prod(shape)
+        return self._bufs[i][:n].view(dtype).reshape(shape)
 
 
 class _FrameScorer:
     """Scores frame pairs of one shape; every buffer allocated once and each step written in place.
 
-    Fresh multi-megabyte temporaries per frame cost more in page faults than the arithmetic itself. The
-    frames are centred at 128 once, into int16 (x', y', x'y' exact; x'² + y'² ≤ 32768 exact in uint16);
-    scikit-image's 7x7 box sums of those come from OpenCV's box filter straight into int32 (exact), so the
-    cancellation-prone n·Σxy − Σx·Σy and n·Σ(x²+y²) − (Σx)² − (Σy)² are exact integers (shift-invariant, so
-    the centred sums give them); MS-SSIM's level 0 Gaussian filters the same four int16 maps (no second
-    product pass). Only the valid region, which both references average, is carried past the filters.
+    Fresh multi-megabyte temporaries per frame cost more in page faults than the arithmetic itself, and maps
+    of whole frames spill the caches, so the full-resolution windows run over strips of :data:`_STRIP` rows.
+    Each frame becomes four 16-bit maps once: s = x + y − 255, d = x − y (int16), s², d² (uint16; exact);
+    n·Σ(x+y)² − (Σ(x+y))² = var' + 2·cov' and the same of x − y = var' − 2·cov', so scikit-image's
+    contrast-structure term needs only the box sums of those four, and its luminance term
+    (Σx+Σy)² ∓ (Σx−Σy)² = 4·ΣxΣy, 2·((Σx)² + (Σy)²). OpenCV's box filter sums them straight into int32 and
+    the cancellation-prone n·Σs² − (Σs)² is exact int32 arithmetic;
+    every later rounding is relative to a denominator that holds the same terms. MS-SSIM's first scale
+    Gaussian-filters the same four maps (converted per strip to float32, OpenCV's fastest path); its lower scales filter the pooled frames (float32, centred at
+    128). Only the valid region, which both references average, is carried past the filters.
     """
 
-    def __init__(self, shape: tuple[int, ...], ms_win: int | None) -> None:
+    def __init__(self, shape: tuple[int, ...], ms_win: int | None, strip: int = _STRIP) -> None:
         h, w, c = shape
         self.shape = shape
         self.xf = np.empty(shape, np.float32)  # x − 128
         self.yf = np.empty(shape, np.float32)
         self.ya = np.empty((h, w), np.float32)  # Y'
         self.yb = np.empty((h, w), np.float32)
-        self.yw = tuple(np.empty((h - h % 4, w - w % 4), np.float32) for _ in range(3))
-        self.i16 = [np.empty(shape, np.int16) for _ in range(4)]  # x', y', x'y', scratch
-        self.sq = np.empty(shape, np.int16)  # x'² + y'² − 16384 (OpenCV filters int16 fast, not uint16)
-        self.i32 = [np.empty(shape, np.int32) for _ in range(6)]
-        q = _BOX // 2
-        vshape = (max(h - 2 * q, 0), max(w - 2 * q, 0), c)
-        self.fv = [np.empty(vshape, np.float32) for _ in range(4)]
+        h4, w4 = h - h % 4, w - w % 4
+        self.yw = tuple(np.empty((h4, w4), np.float32) for _ in range(3))
+        sc, dc, qs, qd = (np.empty(shape, np.int16) for _ in range(4))
+        self.i16 = (sc, dc, qs, qd)  # s = x + y − 255, d = x − y, s², d² (uint16 views of the last two)
+        self.maps = (sc, dc, qs.view(np.uint16), qd.view(np.uint16))
         self.g = _gauss(ms_win) if ms_win else None
+        q = _BOX // 2
+        p = (len(self.g) - 1) // 2 if self.g is not None else 0
+        self.strip = max(1, int(strip))
+        rows = self.strip + 2 * max(q, p)
+        self.filtered = _Pool(rows * w * c, 4)  # the filters' output per strip (int32 box sums / float32)
+        self.inputs = _Pool(rows * w * c, 4)  # a strip of the four maps as float32 (OpenCV's fastest Gaussian)
+        self.work = _Pool(self.strip * w * c, 8)  # the arithmetic on the valid part of a strip
         self._levels: dict[tuple[int, ...], list[np.ndarray]] = {}
 
     def _level(self, shape: tuple[int, ...]) -> list[np.ndarray]:
@@ -210,7 +226,6 @@ class _FrameScorer:
         import cv2
 
         xf, yf, ya, yb = self.xf, self.yf, self.ya, self.yb
-        xc, yc, xy, t16 = self.i16
         cv2.subtract(a, _CENTRE, dst=xf, dtype=cv2.CV_32F)
         cv2.subtract(b, _CENTRE, dst=yf, dtype=cv2.CV_32F)
         _luma_centred(xf, ya)
@@ -221,99 +236,132 @@ class _FrameScorer:
             return psnr_y, math.nan, psnr_rgb, math.nan, math.nan
         ssim_y = _ssim_ffmpeg(ya, yb, self.yw)
 
-        cv2.subtract(a, _CENTRE, dst=xc, dtype=cv2.CV_16S)
-        cv2.subtract(b, _CENTRE, dst=yc, dtype=cv2.CV_16S)
-        np.multiply(xc, yc, out=xy)  # |x'y'| ≤ 16384
-        sq = self.sq
-        np.multiply(xc, xc, out=sq)
-        sq -= _SQ_OFFSET
-        np.multiply(yc, yc, out=t16)
-        sq += t16  # x'² + y'² − 16384, in −16384..16384
-        ssim_rgb = self._ssim_rgb()
-        ms = self._ms_ssim() if self.g is not None else float("nan")
+        sc, dc, qs, qd = self.i16
+        cv2.addWeighted(a, 1.0, b, 1.0, -255.0, dst=sc, dtype=cv2.CV_16S)  # x + y − 255
+        cv2.subtract(a, b, dst=dc, dtype=cv2.CV_16S)
+        np.multiply(sc, sc, out=qs)  # ≤ 255² < 2^16: the wrapped int16 viewed as uint16
+        np.multiply(dc, dc, out=qd)
+        ssim_rgb, cs0 = self._full_resolution()
+        ms = self._ms_ssim(cs0) if self.g is not None else float("nan")
         return psnr_y, ssim_y, psnr_rgb, ssim_rgb, ms
 
-    def _ssim_rgb(self) -> float:
-        """scikit-image's default SSIM (7x7 uniform window, sample covariance, valid region, mean of channels)."""
+    def _full_resolution(self) -> tuple[float, np.ndarray | None]:
+        """scikit-image's default SSIM (7x7 uniform window, sample covariance, valid region, mean of channels)
+        and MS-SSIM's first-scale contrast-structure means per channel, strip by strip."""
         import cv2
 
-        xc, yc, xy, _ = self.i16
-        n = _BOX * _BOX
+        h, w, c = self.shape
         q = _BOX // 2
-        full = self.i32
-        for src, dst in zip((xc, yc, xy, self.sq), full[:4], strict=True):
-            cv2.boxFilter(src, cv2.CV_32S, (_BOX, _BOX), dst=dst, normalize=False, borderType=cv2.BORDER_REFLECT)
-        sx, sy, sxy, ss, p, s2 = full  # whole maps: numpy is several times slower on strided views
-        np.multiply(sx, sy, out=p)
-        np.multiply(sxy, n, out=sxy)
-        np.subtract(sxy, p, out=sxy)  # n·Σxy − Σx·Σy = n²·cov·(n−1)/n
-        np.multiply(sx, sx, out=s2)
-        np.multiply(sy, sy, out=p)
-        np.add(s2, p, out=s2)
-        np.multiply(ss, n, out=ss)
-        np.subtract(ss, s2, out=ss)
-        ss += n * n * _SQ_OFFSET  # n²·(var x + var y)·(n−1)/n
-        sx += n * 128  # uncentred Σx, Σy (≤ 12495; products < 2^31)
-        sy += n * 128
-        np.multiply(sx, sy, out=p)  # Σx·Σy
-        np.multiply(sx, sx, out=s2)
-        np.multiply(sy, sy, out=sx)
-        np.add(s2, sx, out=s2)  # (Σx)² + (Σy)²
+        p = (len(self.g) - 1) // 2 if self.g is not None else None
+        n = _BOX * _BOX
         cn = n / (n - 1.0)
-        n2 = float(n * n)
-        # SSIM·n⁴ = (2ΣxΣy + C1n²)(2cn·cov' + C2n²) / (((Σx)²+(Σy)² + C1n²)(cn·var' + C2n²))
-        #         = 4 · (ΣxΣy + C1n²/2)(cov' + C2n²/(2cn)) / (((Σx)²+(Σy)² + C1n²)(var' + C2n²/cn))
-        f = self.fv
-        for src, dst, c in ((p, f[0], _C1 * n2 / 2), (sxy, f[1], _C2 * n2 / (2 * cn)), (s2, f[2], _C1 * n2),
-                            (ss, f[3], _C2 * n2 / cn)):
-            np.copyto(dst, src[q:-q, q:-q], casting="unsafe")  # valid region; rounded once (differences were exact)
-            dst += np.float32(c)
-        f0 = f[0]
-        f0 *= f[1]
-        f[2] *= f[3]
-        f0 /= f[2]
-        return 4.0 * float(np.mean(cv2.mean(f0)[:f0.shape[2]]))
+        k1, k2 = 2 * _C1 * n * n, 2 * _C2 * n * n
+        ssim_sum = 0.0
+        cs_sum = np.zeros(4)
+        lo = q if p is None else min(q, p)
+        f, t = self.filtered, self.work
+        for r0 in range(lo, h - lo, self.strip):
+            r1 = min(r0 + self.strip, h - lo)
+            c0, c1 = max(r0, q), min(r1, h - q)
+            if c1 > c0 and w > 2 * q:  # box windows centred on rows c0..c1
+                sums = []
+                for i, src in enumerate(self.maps):
+                    dst = f.get(i, (c1 - c0 + 2 * q, w, c), np.int32)
+                    cv2.boxFilter(src[c0 - q:c1 + q], cv2.CV_32S, (_BOX, _BOX), dst=dst, normalize=False,
+                                  borderType=cv2.BORDER_REFLECT)
+                    sums.append(dst[q:-q, q:w - q])
+                s, d, ps, pd = sums
+                vs = s.shape
+                s2, d2, al, be = (t.get(i, vs, np.int32) for i in range(4))
+                np.multiply(s, s, out=s2)  # (Σs)² ≤ (49·255)²
+                np.multiply(d, d, out=d2)
+                np.multiply(ps, n, out=al)
+                al -= s2  # n·Σs² − (Σs)² = var' + 2cov', exact
+                np.multiply(pd, n, out=be)
+                be -= d2  # var' − 2cov'
+                fa, fb, lum, lud = (t.get(4 + i, vs) for i in range(4))
+                np.copyto(fa, al, casting="unsafe")  # rounded once, after the cancellation
+                np.copyto(fb, be, casting="unsafe")
+                cv2.addWeighted(fa, cn, fb, -cn, k2, dst=lum)  # 2(2·cn·cov' + C2n²)
+                cv2.addWeighted(fa, cn, fb, cn, k2, dst=fa)  # 2(cn·var' + C2n²)
+                np.copyto(lud, s, casting="unsafe")
+                lud += np.float32(255 * n)  # Σx + Σy
+                cv2.multiply(lud, lud, dst=lud)
+                np.copyto(fb, d2, casting="unsafe")  # (Σx − Σy)²
+                num = t.get(0, vs)  # s2's buffer, done with
+                cv2.addWeighted(lud, 1.0, fb, -1.0, k1, dst=num)  # 2(2ΣxΣy + C1n²)
+                cv2.addWeighted(lud, 1.0, fb, 1.0, k1, dst=lud)  # 2((Σx)² + (Σy)² + C1n²)
+                cv2.multiply(num, lum, dst=num)
+                cv2.multiply(lud, fa, dst=lud)
+                cv2.divide(num, lud, dst=num)
+                ssim_sum += sum(cv2.sumElems(num)[:c])
+            if p is None:
+                continue
+            g0, g1 = max(r0, p), min(r1, h - p)
+            if g1 > g0:  # MS-SSIM's first scale: Gaussian windows centred on rows g0..g1
+                maps = []
+                for i, src in enumerate(self.maps):
+                    shape = (g1 - g0 + 2 * p, w, c)
+                    x, dst = self.inputs.get(i, shape), f.get(i, shape)
+                    np.copyto(x, src[g0 - p:g1 + p])
+                    cv2.sepFilter2D(x, cv2.CV_32F, self.g, self.g, dst=dst, borderType=cv2.BORDER_REFLECT)
+                    maps.append(dst[p:-p, p:w - p])
+                ms, md, es, ed = maps
+                vs = ms.shape
+                a2, b2 = t.get(0, vs), t.get(1, vs)
+                cv2.multiply(ms, ms, dst=a2)
+                cv2.subtract(es, a2, dst=a2)  # n²·var s = σx² + σy² + 2σxy
+                cv2.multiply(md, md, dst=b2)
+                cv2.subtract(ed, b2, dst=b2)
+                num, den = t.get(2, vs), t.get(3, vs)
+                cv2.addWeighted(a2, 1.0, b2, -1.0, 2 * _C2, dst=num)  # 2(2σxy + C2)
+                cv2.addWeighted(a2, 1.0, b2, 1.0, 2 * _C2, dst=den)  # 2(σx² + σy² + C2)
+                cv2.divide(num, den, dst=num)
+                cs_sum += cv2.sumElems(num)
+        valid = (h - 2 * q) * (w - 2 * q)
+        ssim_rgb = ssim_sum / (valid * c) if valid > 0 and h > 2 * q else float("nan")
+        if p is None:
+            return ssim_rgb, None
+        return ssim_rgb, cs_sum[:c] / ((h - 2 * p) * (w - 2 * p))
 
-    def _ms_ssim(self) -> float:
-        """MS-SSIM as ``pytorch_msssim.ms_ssim`` (mean of channels); moments about 128 (no float32 cancellation
-        on 0..255 data); the contrast-structure term needs only ``σx² + σy²``, so ``x² + y²`` is one map."""
+    def _ms_ssim(self, cs0: np.ndarray) -> float:
+        """MS-SSIM as ``pytorch_msssim.ms_ssim`` (mean of channels); the first scale's contrast-structure means
+        ``cs0`` come from :meth:`_full_resolution`; the lower scales' moments are about 128 (no float32
+        cancellation on 0..255 data) and the contrast-structure term needs only ``σx² + σy²``, so ``x² + y²``
+        is one map."""
         import cv2
 
         g = self.g
         p = (len(g) - 1) // 2
-        xc, yc, xy, _ = self.i16
-        x, y = self.xf, self.yf
-        maps: tuple[np.ndarray, ...] = (xc, yc, xy, self.sq)  # level 0: the exact int16 maps
-        offset = _SQ_OFFSET * float(np.sum(g, dtype=np.float64)) ** 2  # what the filter makes of sq's offset
-        vals = []
+        c = self.shape[2]
+        vals = [np.maximum(cs0, 0.0)]
         last = len(_MS_WEIGHTS) - 1
-        for level in range(len(_MS_WEIGHTS)):
+        nxt = self._level(((self.shape[0] + 1) // 2, (self.shape[1] + 1) // 2, c))
+        x, y = _pool2(self.xf, nxt[9]), _pool2(self.yf, nxt[10])
+        for level in range(1, len(_MS_WEIGHTS)):
             buf = self._level(x.shape)
             m1, m2, s12, ss, t, u, w0, w1, w2 = buf[:9]
-            for src, dst in zip(maps, (m1, m2, s12, ss), strict=True):
+            np.multiply(x, y, out=t)
+            np.multiply(x, x, out=u)
+            cv2.accumulateSquare(y, u)
+            for src, dst in zip((x, y, t, u), (m1, m2, s12, ss), strict=True):
                 cv2.sepFilter2D(src, cv2.CV_32F, g, g, dst=dst, borderType=cv2.BORDER_REFLECT)
             m1v, m2v, s12v, ssv = (z[p:-p, p:-p] for z in (m1, m2, s12, ss))
             cv2.multiply(m1v, m2v, dst=w0)
             cv2.addWeighted(s12v, 2.0, w0, -2.0, _C2, dst=w1)  # 2σxy + C2
             cv2.multiply(m1v, m1v, dst=w2)
             cv2.accumulateSquare(m2v, w2)
-            cv2.addWeighted(ssv, 1.0, w2, -1.0, _C2 + (offset if level == 0 else 0.0), dst=w2)  # σx² + σy² + C2
+            cv2.addWeighted(ssv, 1.0, w2, -1.0, _C2, dst=w2)  # σx² + σy² + C2
             cv2.divide(w1, w2, dst=w1)  # cs map
             if level < last:
-                vals.append(np.maximum(cv2.mean(w1)[:x.shape[2]], 0.0))
-                nxt = self._level(((x.shape[0] + 1) // 2, (x.shape[1] + 1) // 2, x.shape[2]))
+                vals.append(np.maximum(cv2.mean(w1)[:c], 0.0))
+                nxt = self._level(((x.shape[0] + 1) // 2, (x.shape[1] + 1) // 2, c))
                 x, y = _pool2(x, nxt[9]), _pool2(y, nxt[10])
-                buf = nxt
-                t, u = buf[4], buf[5]
-                np.multiply(x, y, out=t)
-                np.multiply(x, x, out=u)
-                cv2.accumulateSquare(y, u)
-                maps = (x, y, t, u)
             else:
                 mu1, mu2 = m1v + 128.0, m2v + 128.0
                 lum = (2.0 * mu1 * mu2 + _C1) / (mu1 * mu1 + mu2 * mu2 + _C1)
                 lum *= w1  # ssim map
-                vals.append(np.maximum(cv2.mean(lum)[:x.shape[2]], 0.0))
+                vals.append(np.maximum(cv2.mean(lum)[:c], 0.0))
         wts = np.array(_MS_WEIGHTS).reshape(-1, 1)
         v = float(np.prod(np.stack(vals) ** wts, axis=0).mean())
         return 0.0 if v != v else v  # NaN -> 0, as the reference's nan_to_num
