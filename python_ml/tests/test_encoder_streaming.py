@@ -144,9 +144,9 @@ def test_encoder_worker_streams_and_sends_the_batch_stream(tmp_path):
         segs = [ev for ev in events if ev.get("event") == "job_progress" and ev.get("stage") == "encode"]
         assert [ev["segments"] for ev in segs] == list(range(1, done["segments"] + 1))
         assert segs[0]["frames_done"] < 120  # the first segment went out before the last frame was read
-        # the keyframe coding after the last frame reports its codec calls (the orchestrator's liveness)
+        # the keyframe coding reports its codec calls (the orchestrator's liveness in a long segment's coding)
         code = [ev for ev in events if ev.get("event") == "job_progress" and ev.get("stage") == "code"]
-        assert code and code[0]["encodes"] == 1 and events.index(code[-1]) > events.index(segs[-1]), events[-5:]
+        assert code and code[0]["encodes"] == 1 and 0 < code[0]["frames_done"] <= 120, events[-5:]
     finally:
         sub.close()
         assert w.stop() == 0

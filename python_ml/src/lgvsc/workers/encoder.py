@@ -160,6 +160,7 @@ class EncoderWorker(Worker):
         frames, fps, name, probe = self._open(job)
         self.publish("job_started", job=job["id"], video=job["video"], frames=int(probe.num_frames), frames_done=0)
         last = [time.monotonic()]
+        nread = [0]
 
         def segment_done(seg, frames_read: int) -> None:
             self.publish("job_progress", job=job["id"], stage="encode", frames_done=frames_read,
@@ -167,15 +168,16 @@ class EncoderWorker(Worker):
 
         def read(it):  # ``job_progress`` while reading (the orchestrator's liveness and progress bar)
             for n, f in enumerate(it, 1):
+                nread[0] = n
                 if time.monotonic() - last[0] >= 0.5:
                     last[0] = time.monotonic()
                     self.publish("job_progress", job=job["id"], stage="read", frames_done=n)
                 yield f
 
-        def coded(n: int) -> None:  # ``job_progress`` while the keyframes are coded after the last frame
+        def coded(n: int) -> None:  # ``job_progress`` from each keyframe-codec call (a long segment's coding)
             if n == 1 or time.monotonic() - last[0] >= 0.5:
                 last[0] = time.monotonic()
-                self.publish("job_progress", job=job["id"], stage="code", frames_done=int(probe.num_frames),
+                self.publish("job_progress", job=job["id"], stage="code", frames_done=nread[0],
                              encodes=n)
 
         # frames as they are decoded: SKEM, captions and motion as they come, segments as SKEM closes them,
