@@ -32,7 +32,6 @@ SKEM keyframes only.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -47,7 +46,7 @@ import numpy as np
 from lgvsc.backends.base import Focus
 from lgvsc.profiles import Backends
 from lgvsc.skem import DEFAULT_THRESHOLD, KeyframeSelection, skem, skim
-from lgvsc.stream import REFINEMENT_CODEC, Keyframe, Refinement, Segment, SemanticStream, VideoInfo
+from lgvsc.stream import REFINEMENT_CODEC, Keyframe, Refinement, Segment, SemanticStream
 from lgvsc.video import VideoClip
 from lgvsc.wire import MOTION_STEP, quantise_motion, stream_to_bytes
 
@@ -265,15 +264,43 @@ class SemanticEncoder:
             run.close()
 
     def _code(self, clip: VideoClip, sel: KeyframeSelection, segs: list[Segment], progress: bool) -> SemanticStream:
-        """Code the keyframes of ``sel`` (and the refinements) one segment at a time under the per-segment
-        budget (:class:`_StreamCoder`): the whole stream, the same as :class:`StreamingEncode` gives."""
+        """Code the keyframes of ``sel`` (and the refinements) under the budget; the whole stream."""
+        from tqdm import tqdm
+
+        c = self.config
         log.info("%s chose %d keyframes: %s", sel.method, len(sel.indices), sel.indices)
-        coder = _StreamCoder(self, clip.frames, clip.fps, clip.name, sel.method)
-        if not segs:
-            coder.code_lone(sel.indices[0])
-        for i, seg in enumerate(segs):
-            coder.code(seg, last=i == len(segs) - 1)
-        return coder.finish(clip.num_frames)
+        codec = self.backends.keyframe_codec
+        stream = SemanticStream(video=clip.info(), keyframes=[
+            Keyframe(frame_index=i, codec_id=codec.codec_id, data=b"") for i in sel.indices
+        ], segments=segs, stream_id=c.stream_id, method=sel.method, focus=c.focus.value, threshold=c.threshold,
+            profile=getattr(self.backends, "profile", "classical"))
+        self.stats = EncodeStats()
+        if c.keyframe_bytes is not None:
+            kfs = []
+            for i in tqdm(sel.indices, desc="keyframe coding", unit="kf", disable=not progress, leave=False):
+                data = codec.encode(clip.frames[i], int(c.keyframe_bytes))
+                kfs.append(self._keyframe(codec, i, data))
+            stream.keyframes = kfs
+        else:
+            try:
+                if codec.codec_id == REFINEMENT_CODEC:
+                    _Av1Planner(self, clip, stream, codec).run()
+                else:
+                    self._fill_per_keyframe(clip, stream, codec)
+            except BudgetError as exc:
+                if c.strict_budget:
+                    raise
+                log.warning("BUDGET EXCEEDED: %s. Coding every keyframe in %d B instead.", exc, MIN_KEYFRAME_BYTES)
+                for seg in stream.segments:
+                    seg.refinements = []
+                stream.keyframes = [self._keyframe(codec, k.frame_index, codec.encode(clip.frames[k.frame_index],
+                                                                                      MIN_KEYFRAME_BYTES))
+                                    for k in stream.keyframes]
+        stream.validate()
+        self.stats.stream_bytes = len(stream_to_bytes(stream))
+        if c.keyframe_bytes is None and self.stats.stream_bytes <= self.stats.budget_bytes:
+            self._check_budget(self.stats.stream_bytes, self.stats.budget_bytes)
+        return stream
 
     @staticmethod
     def _keyframe(codec, i: int, data: bytes) -> Keyframe:
@@ -289,6 +316,34 @@ class SemanticEncoder:
                         "quality the keyframe codec could not use more; lower --target-cbr to save channel time",
                         size, budget, 100.0 * size / budget)
 
+    def _overhead(self, stream: SemanticStream) -> int:
+        return len(stream_to_bytes(stream))
+
+    def _fill_per_keyframe(self, clip: VideoClip, stream: SemanticStream, codec) -> None:
+        """Still-image codecs (WebP, JPEG): share the budget, then hand what is left to the keyframes in turn."""
+        budget = self.stream_budget(stream.video)
+        self.stats.budget_bytes = budget
+        n = len(stream.keyframes)
+        overhead = self._overhead(stream)
+        avail = budget - overhead - 3 * n  # msgpack bin headers of the keyframe data
+        if avail < 64 * n:
+            raise BudgetError(_too_small(budget, overhead, n))
+        kis = [k.frame_index for k in stream.keyframes]
+        frame = lambda j: clip.frames[kis[j]]  # noqa: E731 - read when coded (they were all held: 553 kB each)
+        datas = [codec.encode(frame(j), avail // n) for j in range(n)]
+        for _ in range(3):  # spend what the others left, keyframe by keyframe
+            for j in range(n):
+                spare = avail - sum(map(len, datas))
+                if spare <= 0.01 * avail:
+                    break
+                datas[j] = codec.encode(frame(j), len(datas[j]) + spare)
+        stream.keyframes = [self._keyframe(codec, k.frame_index, d) for k, d in zip(stream.keyframes, datas,
+                                                                                     strict=True)]
+        while len(stream_to_bytes(stream)) > budget:  # the estimate of the headers was short (never seen)
+            j = max(range(n), key=lambda j: len(stream.keyframes[j].data))
+            d = codec.encode(frame(j), len(stream.keyframes[j].data) - 16)
+            stream.keyframes[j] = self._keyframe(codec, stream.keyframes[j].frame_index, d)
+
 
 class StreamingEncode:
     """One encode of frames that come one at a time: :meth:`push` each, then :meth:`finish`, then
@@ -300,13 +355,11 @@ class StreamingEncode:
     computed at once from a bounded sample of it (``caption_frames`` frames, the motion estimator's pairs)
     read back from the store, and :meth:`push` returns it: segments come out as the video goes by.
 
-    Each closed segment's keyframe channel (its start keyframe and refinement frames, one AV1 sub-stream) is
-    coded at once under the per-segment budget (:class:`_StreamCoder`: the target CBR times the frames so
-    far, unspent bytes carried over), reading its frames back from the store; the last keyframe is coded with
-    the last segment at :meth:`finish`. So a segment returned by :meth:`push` is final, and
-    :attr:`coded` holds the stream so far. :meth:`stream` sets the length and checks the whole budget. The
-    stream is the batch encoder's, byte for byte (tests/test_encoder_streaming.py). SKIM needs the length
-    to place its keyframes: its segments all come at :meth:`finish`.
+    The keyframe coding comes at the end (:meth:`stream`): the byte budget is the whole stream's (the
+    target CBR times the clip's length) and the AV1 search spreads it over every unit, so it needs the
+    length; it reads its frames back from the store. The stream is the batch encoder's, byte for byte
+    (tests/test_encoder_streaming.py). SKIM needs the length to place its keyframes: its segments all come
+    at :meth:`finish`.
     """
 
     def __init__(self, encoder: SemanticEncoder, fps: float | Fraction, name: str = "",
@@ -326,7 +379,6 @@ class StreamingEncode:
         self._run_skem = c.method == "skem" or c.skim_count is None  # SKIM takes SKEM's count by default
         self._last_kf = 0
         self.num_frames = 0
-        self.coder: _StreamCoder | None = None
 
     def push(self, frame: np.ndarray) -> list[Segment]:
         """Take the next frame (``(H, W, 3)`` uint8, all of one size); the segments it closed."""
@@ -336,7 +388,6 @@ class StreamingEncode:
             raise RuntimeError("push after finish")
         if self.store is None:
             self.store = FrameStore(frame.shape[0], frame.shape[1], self.directory)
-            self.coder = _StreamCoder(self.encoder, self.store, self.fps, self.name, self.encoder.config.method)
         self.store.append(frame)
         self.num_frames += 1
         if not self._run_skem:
@@ -344,19 +395,11 @@ class StreamingEncode:
         new = self.skem.push(frame if self.skem.needs(self.num_frames - 1) else None)
         return [self._close(k) for k in new] if self._emit else []
 
-    def _close(self, b: int, last: bool = False) -> Segment:
+    def _close(self, b: int) -> Segment:
         seg = self.encoder._segment(self.store, len(self.segments), self._last_kf, b, float(self.fps))
-        if not self.segments:
-            log.info("%s: first segment 0..%d closed at frame %d", self.encoder.config.method, b, self.num_frames)
-        self.coder.code(seg, last)  # its keyframe and refinements, under its budget: the segment is final
         self.segments.append(seg)
         self._last_kf = b
         return seg
-
-    @property
-    def coded(self) -> SemanticStream | None:
-        """The stream so far: every closed segment and its start keyframe coded (the length not yet set)."""
-        return None if self.coder is None else self.coder.stream
 
     def finish(self) -> list[Segment]:
         """The end of the video: the last segments (all of them for SKIM)."""
@@ -371,223 +414,23 @@ class StreamingEncode:
             sel.focus, sel.threshold = c.focus, c.threshold
             self._last_kf = 0
             self.selection = sel
-            return self._close_rest(sel.indices[1:])
+            return [self._close(b) for b in sel.indices[1:]]
         self.selection = sel
-        return self._close_rest(sel.indices[len(self.segments) + 1:])
-
-    def _close_rest(self, ends: list[int]) -> list[Segment]:
-        if not ends and not self.segments:  # one keyframe, no segment (a one-frame video)
-            self.coder.code_lone(self.selection.indices[0])
-        return [self._close(b, last=n == len(ends) - 1) for n, b in enumerate(ends)]
+        return [self._close(b) for b in sel.indices[len(self.segments) + 1:]]
 
     def clip(self) -> VideoClip:
         """The frames so far as a clip (read from the store)."""
         return VideoClip(frames=self.store, fps=self.fps, name=self.name)  # type: ignore[arg-type]
 
     def stream(self, progress: bool = False) -> SemanticStream:
-        """The whole stream (after :meth:`finish`): its length set and the whole budget checked."""
+        """Code the keyframes under the budget (after :meth:`finish`): the whole stream."""
         if self.selection is None:
             raise RuntimeError("stream before finish")
-        log.info("%s chose %d keyframes: %s", self.selection.method, len(self.selection.indices),
-                 self.selection.indices)
-        return self.coder.finish(self.num_frames)
+        return self.encoder._code(self.clip(), self.selection, self.segments, progress)
 
     def close(self) -> None:
         if self.store is not None:
             self.store.close()
-
-
-class _StreamCoder:
-    """The keyframe channel coded one segment at a time under a per-segment budget (issue 17).
-
-    Unit ``i`` is segment ``i``'s start keyframe and its refinement frames (one AV1 sub-stream); the last
-    segment's unit also holds the last keyframe. Its budget is cumulative: the bytes the target CBR allows for
-    the frames up to its end (``payload_bytes_for_cbr(target, W, H, end)``, ``end`` = the next segment's start,
-    the clip's length for the last) minus what the stream already holds, measured with
-    ``len(stream_to_bytes(...))`` of the stream so far: unspent bytes carry over to the next segment, and a
-    segment whose cheapest coding does not fit its share (a very short one) borrows from the next ones. The
-    last segment's limit is the whole stream's budget, so the stream fits it as before. Each unit is coded as
-    soon as its segment is closed (it needs only that segment's frames), so a segment can leave before the
-    next frames are read.
-    """
-
-    def __init__(self, enc: SemanticEncoder, frames, fps: Fraction, name: str, method: str) -> None:
-        self.enc, self.frames = enc, frames
-        c = enc.config
-        self.codec = enc.backends.keyframe_codec
-        h, w = frames.shape[1], frames.shape[2]
-        self.stream = SemanticStream(video=VideoInfo(w, h, fps.numerator, fps.denominator, 1, name), keyframes=[],
-                                     segments=[], stream_id=c.stream_id, method=method, focus=c.focus.value,
-                                     threshold=c.threshold, profile=getattr(enc.backends, "profile", "classical"))
-        enc.stats = EncodeStats()
-        self._weights = [0.0, 0.0, 0.0]  # frames, frame-weighted estimated MSE and SSIM (AV1 search)
-        self._floor: int | None = None  # bytes of the codec's smallest keyframe (the reserve's floor)
-        self.exceeded = False
-
-    # -- sizes ---------------------------------------------------------------------------------------
-    def _trial(self, kfs: list[Keyframe], seg: Segment | None, end: Keyframe | None) -> SemanticStream:
-        """The stream so far with this unit's keyframes, segment and the next keyframe (placeholder or real)."""
-        s = self.stream
-        last = (end or kfs[-1]).frame_index
-        return dataclasses.replace(s, video=dataclasses.replace(s.video, num_frames=last + 1),
-                                   keyframes=[*s.keyframes, *kfs, *([end] if end is not None else [])],
-                                   segments=[*s.segments, *([seg] if seg is not None else [])])
-
-    def _limit(self, frames: int) -> int:
-        v = self.stream.video
-        return payload_bytes_for_cbr(self.enc.config.target_cbr, v.width, v.height, frames) if frames else 0
-
-    # -- coding --------------------------------------------------------------------------------------
-    def code(self, seg: Segment, last: bool) -> list[Keyframe]:
-        """Code ``seg``'s unit (and, ``last``, the last keyframe); append it to :attr:`stream`; the keyframes
-        coded (``seg``'s refinements are set in place)."""
-        a, b = seg.start_frame, seg.end_frame
-        if self.stream.segments and self.stream.segments[-1].end_frame != a:
-            raise RuntimeError(f"segment {seg.index} starts at {a}, not where the last one coded ended")
-        ids = [a, b] if last else [a]
-        kfs = self._code_unit(ids, seg, last)
-        self.stream.keyframes.extend(kfs)
-        self.stream.segments.append(seg)
-        return kfs
-
-    def code_lone(self, k: int) -> list[Keyframe]:
-        """A stream of one keyframe and no segment (a one-frame video)."""
-        kfs = self._code_unit([k], None, True)
-        self.stream.keyframes.extend(kfs)
-        return kfs
-
-    def _code_unit(self, ids: list[int], seg: Segment | None, last: bool) -> list[Keyframe]:
-        c, codec, enc = self.enc.config, self.codec, self.enc
-        if c.keyframe_bytes is not None:
-            return [enc._keyframe(codec, k, codec.encode(self.frames[k], int(c.keyframe_bytes))) for k in ids]
-        end = ids[-1] + 1 if last else seg.end_frame
-        limit = self._limit(end)
-        if not last:  # keep back what the next keyframes may need (a short segment, the last lone keyframe)
-            if self._floor is None:  # the codec's smallest keyframe, measured once on the first one
-                self._floor = len(self._cheapest(self.frames[ids[0]], 64))
-            limit -= self._reserve(limit - self._limit(seg.start_frame))
-        placeholder = None if last else Keyframe(frame_index=seg.end_frame, codec_id=codec.codec_id, data=b"")
-        empty = [Keyframe(frame_index=k, codec_id=codec.codec_id, data=b"") for k in ids]
-        if seg is not None:
-            seg.refinements = []
-        fixed = len(stream_to_bytes(self._trial(empty, seg, placeholder)))
-
-        def fits(kfs: list[Keyframe]) -> bool:
-            return len(stream_to_bytes(self._trial(kfs, seg, placeholder))) <= limit
-
-        try:
-            if codec.codec_id == REFINEMENT_CODEC and seg is not None:
-                kfs = self._av1(ids, seg, last, limit, fixed, fits)
-            else:
-                kfs = self._still(ids, limit, fixed, fits)
-        except BudgetError as exc:
-            # the cheapest coding of this unit: its keyframes in what is left (at most MIN_KEYFRAME_BYTES each,
-            # else MIN_KEYFRAME_BYTES), no refinements; a debt is taken from the next segments (the whole
-            # stream's budget is checked at the end)
-            log.info("segment budget: %s; coding its keyframes in at most %d B", exc, MIN_KEYFRAME_BYTES)
-            if seg is not None:
-                seg.refinements = []
-            share = min(MIN_KEYFRAME_BYTES, (limit - fixed - 3 * len(ids)) // len(ids))
-            kfs = [enc._keyframe(codec, k, self._cheapest(self.frames[k], share)) for k in ids]
-        return kfs
-
-    def _reserve(self, share: int) -> int:
-        """Bytes a segment that is not known to be the last leaves for the next ones, so that a short last
-        segment can still pay its start keyframe and the last keyframe: twice the mean keyframe so far, at
-        most a quarter of this segment's own share (``share``: what the target CBR gives its frames), but at
-        least two of the codec's smallest keyframes (measured on the first keyframe, +25 %: tight budgets,
-        codecs with a large smallest picture). The reserve is not lost: the next segment gets it back and
-        keeps its own, the last one spends it."""
-        kfs = self.stream.keyframes
-        mean = sum(len(k.data) for k in kfs) // len(kfs) if kfs else share
-        return max(0, min(2 * mean, share // 4), 2 * (self._floor or 0) * 5 // 4)
-
-    def _cheapest(self, frame, share: int) -> bytes:
-        """The keyframe in ``share`` bytes if it fits, else in the fewest of a few steps up to
-        :data:`MIN_KEYFRAME_BYTES` (the codec's smallest picture at its coarsest quantiser)."""
-        for nbytes in sorted({max(64, share), 96, 128, 192, 256, MIN_KEYFRAME_BYTES}):
-            if nbytes > MIN_KEYFRAME_BYTES or nbytes < share and nbytes != MIN_KEYFRAME_BYTES:
-                continue
-            try:
-                return self.codec.encode(frame, nbytes)
-            except ValueError:  # not even the codec's smallest picture fits
-                continue
-        return self.codec.encode(frame, MIN_KEYFRAME_BYTES)
-
-    def _still(self, ids: list[int], limit: int, fixed: int, fits) -> list[Keyframe]:
-        """Still-image codecs (WebP, JPEG): share the unit's bytes, then hand what is left to each in turn."""
-        codec, enc, n = self.codec, self.enc, len(ids)
-        avail = limit - fixed - 3 * n  # msgpack bin headers of the keyframe data
-        if avail < 64 * n:
-            raise BudgetError(_too_small(limit, fixed, n))
-        frame = lambda j: self.frames[ids[j]]  # noqa: E731 - read when coded
-        try:
-            datas = [codec.encode(frame(j), avail // n) for j in range(n)]
-        except ValueError as exc:  # the codec's smallest picture does not fit the share
-            raise BudgetError(f"{_too_small(limit, fixed, n)} ({exc})") from exc
-        for _ in range(3):  # spend what the others left, keyframe by keyframe
-            for j in range(n):
-                spare = avail - sum(map(len, datas))
-                if spare <= 0.01 * avail:
-                    break
-                datas[j] = codec.encode(frame(j), len(datas[j]) + spare)
-        kfs = [enc._keyframe(codec, k, d) for k, d in zip(ids, datas, strict=True)]
-        while not fits(kfs):  # the estimate of the headers was short (never seen)
-            j = max(range(n), key=lambda j: len(kfs[j].data))
-            kfs[j] = enc._keyframe(codec, ids[j], codec.encode(frame(j), len(kfs[j].data) - 16))
-        return kfs
-
-    def _av1(self, ids: list[int], seg: Segment, last: bool, limit: int, fixed: int, fits) -> list[Keyframe]:
-        """The AV1 search (:class:`_Av1Planner`) on this segment alone, in the segment's own frame numbers."""
-        a, b = seg.start_frame, seg.end_frame
-        local = VideoClip(frames=self.frames[a : b + 1], fps=Fraction(self.stream.video.fps_num,
-                                                                       self.stream.video.fps_den))
-        mini = SemanticStream(video=dataclasses.replace(self.stream.video, num_frames=b - a + 1), keyframes=[
-            Keyframe(frame_index=0, codec_id=self.codec.codec_id, data=b""),
-            Keyframe(frame_index=b - a, codec_id=self.codec.codec_id, data=b"")],
-            segments=[dataclasses.replace(seg, index=0, start_frame=0, end_frame=b - a, refinements=[])])
-
-        def globalise(m: SemanticStream) -> tuple[list[Keyframe], list[Refinement]]:
-            kfs = [dataclasses.replace(k, frame_index=k.frame_index + a) for k in m.keyframes]
-            return kfs, [Refinement(frame_index=r.frame_index + a, data=r.data) for r in m.segments[0].refinements]
-
-        def mini_fits(m: SemanticStream) -> bool:
-            kfs, refs = globalise(m)
-            seg.refinements = refs
-            return fits(kfs)
-
-        planner = _Av1Planner(self.enc, local, mini, self.codec, avail=limit - fixed, limit=limit, overhead=fixed,
-                              fits=mini_fits, code_last=last)
-        res = planner.run()
-        kfs, seg.refinements = globalise(mini)
-        st, frames = self.enc.stats, b - a + (1 if last else 0)
-        st.coded_size, st.qp, st.refinements = res[0], [*st.qp, *res[1]], st.refinements + res[2]
-        self._weights[0] += frames
-        self._weights[1] += frames * res[3]
-        self._weights[2] += frames * res[4]
-        return kfs
-
-    def finish(self, num_frames: int) -> SemanticStream:
-        """The whole stream (every unit coded): its length set, its size against the whole budget checked."""
-        s, c, st = self.stream, self.enc.config, self.enc.stats
-        s.video = dataclasses.replace(s.video, num_frames=num_frames)
-        s.validate()
-        st.stream_bytes = len(stream_to_bytes(s))
-        if self._weights[0]:
-            st.estimated_psnr_y = 10 * math.log10(255.0**2 / max(self._weights[1] / self._weights[0], 1e-6))
-            st.estimated_ssim_y = self._weights[2] / self._weights[0]
-        if c.keyframe_bytes is None:
-            st.budget_bytes = self._limit(num_frames)
-            if st.stream_bytes > st.budget_bytes:
-                msg = _too_small(st.budget_bytes, st.stream_bytes - sum(len(k.data) for k in s.keyframes)
-                                 - sum(len(r.data) for g in s.segments for r in g.refinements), len(s.keyframes))
-                if c.strict_budget:
-                    raise BudgetError(msg)
-                log.warning("BUDGET EXCEEDED: %s. Segments that could not hold their keyframes coded them in %d B "
-                            "(the stream is %d B)", msg, MIN_KEYFRAME_BYTES, st.stream_bytes)
-            else:
-                self.enc._check_budget(st.stream_bytes, st.budget_bytes)
-        return s
 
 
 def _too_small(budget: int, overhead: int, n: int, smallest: int = 0) -> str:
@@ -633,13 +476,8 @@ class _LRU:
 class _Av1Planner:
     """The AV1 search of :meth:`SemanticEncoder.encode` (see the module docstring)."""
 
-    def __init__(self, enc: SemanticEncoder, clip: VideoClip, stream: SemanticStream, codec, *, avail: int,
-                 limit: int, overhead: int, fits: Callable[[SemanticStream], bool], code_last: bool = True) -> None:
-        # one segment (issue 17): ``stream`` holds its two keyframes and itself in its own frame numbers; ``avail``
-        # bytes for the unit's data, ``fits(stream)`` says whether what was written holds the budget; without
-        # ``code_last`` the end keyframe is the next segment's (not coded here, its source frame ends the last span)
+    def __init__(self, enc: SemanticEncoder, clip: VideoClip, stream: SemanticStream, codec) -> None:
         self.enc, self.clip, self.stream, self.codec = enc, clip, stream, codec
-        self.avail, self.limit, self.overhead, self.fits, self.code_last = avail, limit, overhead, fits, code_last
         self.kfi = stream.keyframe_indices()
         self.n = clip.num_frames
         # coded units bounded in bytes; the search needs only their sizes and errors, kept for each candidate
@@ -705,7 +543,7 @@ class _Av1Planner:
         """Anchor frames of each unit: every segment's start keyframe and its refinements; the last keyframe."""
         rs = sorted(refs)
         out = [[a, *[r for r in rs if a < r < b]] for a, b in zip(self.kfi, self.kfi[1:], strict=False)]
-        return [*out, [self.kfi[-1]]] if self.code_last else out
+        return [*out, [self.kfi[-1]]]
 
     def _small(self, k: int, size: tuple[int, int]) -> np.ndarray:
         import cv2
@@ -843,22 +681,12 @@ class _Av1Planner:
                                         strict=True):
                             score(a + o, f, scores[2], scores[3])
                 prev = (b, fb)
-        if not self.code_last and prev is not None:  # the last span ends on the next unit's keyframe: its source
-            a, fa = prev
-            b = self.n - 1
-            offs = [k - a for k in range(a + 1, b) if k % step == 0]
-            for c in range(0, len(offs), SIMULATION_CHUNK):
-                part = offs[c:c + SIMULATION_CHUNK]
-                for o, f in zip(part, gen.frames_at(fa, self.clip.frames[b], b - a + 1, fps, part, flow_scale=0.25),
-                                strict=True):
-                    score(a + o, f, scores[2], scores[3])
         return float(np.mean(scores[1] + scores[3])), float(np.mean(scores[0] + scores[2]))
 
     # -- the search --------------------------------------------------------------------------------
-    def run(self) -> tuple:
-        """Search and write the unit; ``(coded size, qps, refinements, estimated MSE, estimated SSIM)``."""
+    def run(self) -> None:
         try:
-            return self._run()
+            self._run()
         finally:
             if self._executor is not None:
                 self._executor.shutdown()
@@ -867,10 +695,12 @@ class _Av1Planner:
         from lgvsc.backends.av1_keyframe import QP_MIN, ladder_sizes
 
         enc, stream = self.enc, self.stream
-        budget, overhead, avail = self.limit, self.overhead, self.avail
-        n_units = len(self.groups([]))
-        if avail < 16 * n_units:
-            raise BudgetError(_too_small(budget, overhead, n_units))
+        budget = enc.stream_budget(stream.video)
+        enc.stats.budget_bytes = budget
+        overhead = enc._overhead(stream)
+        avail = budget - overhead
+        if avail < 16 * len(self.kfi):
+            raise BudgetError(_too_small(budget, overhead, len(self.kfi)))
         v = stream.video
         sizes = ladder_sizes(v.width, v.height)
         max_refs = 0
@@ -925,8 +755,8 @@ class _Av1Planner:
                     if here is not None and here[0] < best[0]:
                         best = here
         if best is None:
-            smallest = self.total(self.groups([]), sizes[-1], [63] * n_units)
-            raise BudgetError(_too_small(budget, overhead, n_units, smallest))
+            smallest = self.total(self.groups([]), sizes[-1], [63] * len(self.kfi))
+            raise BudgetError(_too_small(budget, overhead, len(self.kfi), smallest))
         # the quick estimate ranks; the simulated decode of the best candidate of each of the best few sizes decides
         per_size: dict[int, tuple] = {}
         for c in measured.values():
@@ -969,16 +799,18 @@ class _Av1Planner:
                     if self.total(groups, size, trial) <= avail:
                         qps, changed = trial, True
         self._write(groups, size, qps)
-        while not self.fits(stream):  # framing estimate short: raise the biggest unit's qp
+        while len(stream_to_bytes(stream)) > budget:  # framing estimate short: raise the biggest unit's qp
             u = max((u for u in range(len(groups)) if qps[u] < 63), key=lambda u: self.unit_bytes(groups[u], size,
                                                                                                      qps[u]))
             qps[u] += 1
             self._write(groups, size, qps)
         # the estimate is the finalist's simulated decode (at the search preset; the stream sent is no worse)
-        log.info("AV1 unit: %dx%d, %d refinement frames, qp %s, estimated SSIM-Y %.3f, PSNR-Y %.1f dB (%d candidates)",
-                 size[0], size[1], n_refs, qps, sim_ssim, 10 * math.log10(255.0**2 / max(sim_mse, 1e-6)),
+        enc.stats.coded_size, enc.stats.qp, enc.stats.refinements = size, qps, n_refs
+        enc.stats.estimated_psnr_y = 10 * math.log10(255.0**2 / max(sim_mse, 1e-6))
+        enc.stats.estimated_ssim_y = sim_ssim
+        log.info("AV1: %dx%d, %d refinement frames, qp %s, estimated SSIM-Y %.3f, PSNR-Y %.1f dB (%d candidates)",
+                 size[0], size[1], n_refs, qps, enc.stats.estimated_ssim_y, enc.stats.estimated_psnr_y,
                  enc.stats.candidates)
-        return size, qps, n_refs, sim_mse, sim_ssim
 
     def _write(self, groups, size, qps) -> None:
         kfs, stream = [], self.stream
